@@ -1,0 +1,170 @@
+"""The command line: `python -m deepad run|datasets|methods ...`.
+
+Bad input exits with code 2 and one line on stderr naming the problem and the fix; a run that fails
+in training exits with 1. With --json, stdout carries exactly one JSON object and everything else
+(progress, notes) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+from . import methods
+from .errors import DeepadError
+
+
+def _run_parser(sub):
+    p = sub.add_parser("run", help="train (or load from the cache) one run and print its metrics",
+                       description="Train one anomaly detector with outlier exposure, or load it "
+                                   "from the run cache, and print its test metrics.")
+    p.add_argument("--dataset", default="digits",
+                   help="nominal data: a name from `deepad datasets` or folder:PATH (default digits)")
+    p.add_argument("--normal-class", default="0", help="nominal class: index or name (default 0)")
+    p.add_argument("--oe", default=None,
+                   help="outlier-exposure data: a data set name, folder:PATH, tiny-images:PATH, or "
+                        "none (default: photos for methods that use OE, none otherwise)")
+    p.add_argument("--oe-size", default="all", help="number of OE images, or 'all' (default all)")
+    p.add_argument("--oe-classes", default=None,
+                   help="use only k randomly chosen OE classes (seeded); default all")
+    p.add_argument("--blur-sigma", default="0",
+                   help="Gaussian blur of the OE images, std. deviation in pixels (default 0)")
+    p.add_argument("--method", default="hsc", help=f"one of {', '.join(methods.names())} (default hsc)")
+    p.add_argument("--gamma", default=None, help="focal loss gamma (default 2)")
+    p.add_argument("--seed", default="1", help="random seed: OE subset, init, batches (default 1)")
+    p.add_argument("--epochs", default=None, help="training epochs (overrides the preset's)")
+    p.add_argument("--preset", default="quick", choices=["quick", "paper"],
+                   help="training budget: quick (CPU-friendly) or paper (the paper's epochs)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="training precision (auto: bf16 where the hardware has it); scoring is fp32")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return p
+
+
+class _Progress:
+    """tqdm progress bar on stderr: epoch, loss, time left."""
+
+    def __init__(self, label):
+        self.label, self.bar = label, None
+
+    def on_fit_start(self, det, total):
+        from tqdm import tqdm
+        self.bar = tqdm(total=total, desc=self.label, unit="step", file=sys.stderr,
+                        dynamic_ncols=True, leave=True)
+
+    def on_step_end(self, det, step, loss):
+        self.bar.update(1)
+
+    def on_epoch_end(self, det, epoch, loss):
+        self.bar.set_postfix(epoch=f"{epoch}/{det.epochs}", loss=f"{loss:.4f}")
+
+    def on_fit_end(self, det):
+        self.bar.close()
+
+
+def cmd_run(a) -> int:
+    from .config import make_config
+    from .experiments import get_or_train
+    m = methods.info(a.method) if a.method in methods.names() else None
+    oe = a.oe
+    if oe is None:
+        oe = "photos" if m is not None and m.oe == "required" else "none"
+    params = {}
+    if a.gamma is not None:
+        try:
+            params["gamma"] = float(a.gamma)
+        except ValueError:
+            raise DeepadError(f"--gamma must be a number, got '{a.gamma}'") from None
+    notes = []
+    cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
+                      oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, method=a.method,
+                      seed=a.seed, preset=a.preset, epochs=a.epochs, precision=a.precision,
+                      notes=notes, **params)
+    for n in notes:
+        print(f"note: {n}", file=sys.stderr)
+    res = get_or_train(cfg, device=a.device, callbacks=[_Progress(f"{cfg.method} {cfg.key}")])
+    out = res.to_json()
+    if a.json:
+        print(json.dumps(out), file=sys.__stdout__, flush=True)
+        return 0
+    mt = res.metrics
+    how = ("from the cache" if res.cached else
+           f"trained in {mt['train_seconds']:.1f} s on {mt['device']} ({mt['precision']})")
+    c = cfg
+    oe_desc = "no OE" if c.oe == "none" else (
+        f"OE {c.oe} x {c.oe_size or 'all'}" + (f", blur {c.blur_sigma:g}" if c.blur_sigma else ""))
+    print(f"run {res.key}: {c.method} on {c.dataset} class {c.normal_class}, {oe_desc}, "
+          f"seed {c.seed}, {c.epochs} epochs; {how}")
+    print(f"  AUROC            {mt['auroc']:.4f}")
+    print(f"  AUPRC            {mt['auprc']:.4f}")
+    print(f"  FPR at 95% TPR   {mt['fpr_at_95_tpr']:.4f}")
+    return 0
+
+
+def cmd_datasets(a) -> int:
+    from .data import sources
+    rows = []
+    for name, src in sources.REGISTRY.items():
+        try:
+            classes = src.classes()
+        except DeepadError:
+            classes = []
+        role = "OE only" if name in sources.OE_ONLY else "nominal or OE"
+        rows.append({"name": name, "status": src.status(), "role": role,
+                     "n_classes": len(classes), "classes": classes,
+                     "where": str(src.where()) if src.where() else None, "note": src.note})
+    if a.json:
+        print(json.dumps(rows), file=sys.__stdout__)
+        return 0
+    print(f"{'name':<16}{'status':<16}{'role':<15}classes")
+    for r in rows:
+        cls = ", ".join(r["classes"][:6]) + (" ..." if r["n_classes"] > 6 else "")
+        print(f"{r['name']:<16}{r['status']:<16}{r['role']:<15}{r['n_classes']:>3}: {cls}")
+        if r["where"]:
+            print(f"{'':<16}{'':<16}{'':<15}     at {r['where']}")
+    print()
+    print("Also: folder:PATH (image folders: PATH/train|test/<class>/ or PATH/<class>/; as OE, all "
+          "images under PATH)")
+    print("      tiny-images:PATH[,exclude=FILE] (the 80 Million Tiny Images binary; OE only)")
+    print(f"Data root (DEEPAD_DATA): {sources.data_root()}; data sets that need a download are "
+          f"fetched there on first use.")
+    return 0
+
+
+def cmd_methods(a) -> int:
+    rows = [vars(methods.info(n)) for n in methods.names()]
+    if a.json:
+        print(json.dumps(rows), file=sys.__stdout__)
+        return 0
+    for r in rows:
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        print(f"{r['name']:<11}{r['family']:<17}OE {r['oe']:<9}{r['summary']}"
+              + (f" [{params}]" if params else ""))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m deepad",
+                                 description="Deep anomaly detection with outlier exposure.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    _run_parser(sub)
+    p = sub.add_parser("datasets", help="list data sets, their classes and where they are")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("methods", help="list methods")
+    p.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    handler = {"run": cmd_run, "datasets": cmd_datasets, "methods": cmd_methods}[a.cmd]
+    try:
+        # With --json, anything a library prints must not reach stdout.
+        ctx = contextlib.redirect_stdout(sys.stderr) if getattr(a, "json", False) else contextlib.nullcontext()
+        with ctx:
+            return handler(a)
+    except DeepadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are in the cache", file=sys.stderr)
+        return 130

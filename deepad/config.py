@@ -1,0 +1,205 @@
+"""A run, fully described: `RunConfig` is frozen and its `key` is a stable hash of every field plus
+`CODE_VERSION`. `make_config` turns user choices (names, presets, 'all') into a validated config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from . import methods
+from .data import sources
+from .errors import DataError, DeepadError
+
+# Bump when a change to the code alters the numbers a config produces; old runs stay in the store
+# but are no longer served for the new code.
+CODE_VERSION = 1
+
+PRESETS = ("quick", "paper")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    epochs: int
+    milestones: tuple[int, ...]
+
+
+# paper-protocol.md section 4.1; 'quick' keeps the shape of the schedule in a CPU-sized budget.
+_PAPER = {"mnist": Schedule(150, (50, 100)), "cifar": Schedule(200, (100, 150)),
+          "imagenet": Schedule(150, (100, 125)), "tiny": Schedule(150, (50, 100))}
+_QUICK_EPOCHS = {"mnist": 10, "cifar": 25, "imagenet": 15, "tiny": 100}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's numbers.
+
+    dataset/normal_class: the nominal data (one-vs-rest: the other classes are the test anomalies).
+    oe/oe_size/oe_classes: the outlier-exposure pool ('none' for none), how many of its images
+    (None = all) and from how many randomly chosen classes (None = all), drawn from `seed`.
+    blur_sigma: Gaussian blur of the OE images (std. deviation in pixels, as Pillow's radius).
+    """
+
+    dataset: str = "digits"
+    normal_class: int = 0
+    oe: str = "photos"
+    oe_size: int | None = None
+    oe_classes: int | None = None
+    blur_sigma: float = 0.0
+    method: str = "hsc"
+    method_params: tuple[tuple[str, float], ...] = ()
+    seed: int = 1
+    epochs: int = 100
+    milestones: tuple[int, ...] = (33, 67)
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 5e-7
+    precision: str = "auto"
+
+    @property
+    def key(self) -> str:
+        """16 hex digits; equal configs give equal keys in any process, on any machine."""
+        payload = json.dumps({"v": CODE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["milestones"] = list(self.milestones)
+        d["method_params"] = {k: v for k, v in self.method_params}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        names = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        d["milestones"] = tuple(d.get("milestones", ()))
+        d["method_params"] = tuple(sorted(dict(d.get("method_params") or {}).items()))
+        return cls(**d)
+
+    def replace(self, **changes) -> "RunConfig":
+        return replace(self, **changes)
+
+
+def profile(dataset: str) -> str:
+    """'mnist' | 'cifar' | 'imagenet' | 'tiny': which of the paper's protocols a data set follows."""
+    src = sources.get(dataset)
+    prep = src.preprocessing()
+    if prep.crop:
+        return "imagenet"
+    if isinstance(src, sources.DigitsSource):
+        return "tiny"
+    return "cifar" if prep.augment else "mnist"
+
+
+def schedule(dataset: str, preset: str = "quick", epochs: int | None = None) -> Schedule:
+    """Epochs and LR milestones: the paper's for `paper`, a short budget for `quick`; an explicit
+    `epochs` keeps the milestones at the same fractions of training."""
+    if preset not in PRESETS:
+        raise DeepadError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    p = profile(dataset)
+    paper = _PAPER[p]
+    n = epochs if epochs is not None else (paper.epochs if preset == "paper" else _QUICK_EPOCHS[p])
+    if n == paper.epochs:
+        return paper
+    return Schedule(n, tuple(sorted({max(1, round(n * m / paper.epochs)) for m in paper.milestones}
+                                    - {n})))
+
+
+def _class_index(src, value) -> int:
+    classes = src.classes()
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        matches = [i for i, c in enumerate(classes) if c.lower() == value.lower()]
+        if not matches:
+            raise DeepadError(f"{src.name} has no class '{value}'; its classes are "
+                              f"{', '.join(classes[:30])}{' ...' if len(classes) > 30 else ''}")
+        return matches[0]
+    k = int(value)
+    if not 0 <= k < len(classes):
+        raise DeepadError(f"{src.name} has no class {k}; use an index 0..{len(classes) - 1} or a "
+                          f"class name ({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''})")
+    return k
+
+
+def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "photos",
+                oe_size=None, oe_classes=None, blur_sigma=0.0, method: str = "hsc", seed: int = 1,
+                preset: str = "quick", epochs: int | None = None, precision: str = "auto",
+                notes: list | None = None, **method_params) -> RunConfig:
+    """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
+    naming the problem and the fix. Notes for the user (e.g. 'OE ignored') go to `notes`."""
+    notes = notes if notes is not None else []
+    m = methods.get(method, **method_params)
+    src = sources.get(dataset)
+    if src.name in sources.OE_ONLY or isinstance(src, sources.TinyImagesSource):
+        raise DeepadError(f"'{src.name}' is an OE pool, not nominal data; give it as --oe and pick a "
+                          f"nominal --dataset (e.g. digits, mnist, cifar10, folder:PATH)")
+    if src.origin == "local":
+        src._check() if hasattr(src, "_check") else None
+    k = _class_index(src, normal_class)
+
+    oe_name = "none" if oe in (None, "", "none") else sources.canonical_name(oe)
+    size = None if oe_size in (None, "all") else oe_size
+    if size is not None:
+        try:
+            size = int(size)
+        except (TypeError, ValueError):
+            raise DeepadError(f"OE size must be a positive integer or 'all', got '{oe_size}'") from None
+        if size < 1:
+            raise DeepadError(f"OE size must be at least 1 (or 'all'), got {size}; "
+                              f"for no OE use --oe none with a method that needs none (deep-svdd, ae)")
+    n_cls = None if oe_classes in (None, "all") else oe_classes
+    if n_cls is not None:
+        try:
+            n_cls = int(n_cls)
+        except (TypeError, ValueError):
+            raise DeepadError(f"OE classes must be a positive integer, got '{oe_classes}'") from None
+        if n_cls < 1:
+            raise DeepadError(f"OE classes must be at least 1, got {n_cls}")
+    try:
+        sigma = float(blur_sigma)
+    except (TypeError, ValueError):
+        raise DeepadError(f"blur sigma must be a number >= 0, got '{blur_sigma}'") from None
+    if not math.isfinite(sigma) or sigma < 0:
+        raise DeepadError(f"blur sigma must be a finite number >= 0, got {blur_sigma}")
+
+    if m.oe == "never" and oe_name != "none":
+        notes.append(f"{m.name} does not use outlier exposure; ignoring the OE settings")
+        oe_name, size, n_cls, sigma = "none", None, None, 0.0
+    if m.oe == "required" and oe_name == "none":
+        raise DeepadError(f"method '{m.name}' trains against outlier exposure; give --oe (e.g. "
+                          f"photos, noise-uniform, folder:PATH) or pick an unsupervised method "
+                          f"(deep-svdd, ae)")
+    if oe_name == "none" and (sigma or size is not None or n_cls is not None):
+        raise DeepadError("OE size, OE classes and blur only apply with --oe; remove them or give --oe")
+    if oe_name != "none":
+        oe_src = sources.get(oe_name)
+        if isinstance(oe_src, sources.FolderSource):
+            oe_src._check()
+        elif isinstance(oe_src, sources.TinyImagesSource):
+            if not oe_src.available():
+                raise DataError(f"80M Tiny Images file {oe_src.path} does not exist; fix the path")
+        elif oe_src.origin == "download" and not oe_src.available():
+            oe_src.ensure()
+        if n_cls is not None:
+            n_avail = len(oe_src.classes())
+            if n_cls > n_avail:
+                raise DeepadError(f"OE classes {n_cls} is more than the {n_avail} classes of {oe_src.name}")
+    if epochs is not None:
+        try:
+            epochs = int(epochs)
+        except (TypeError, ValueError):
+            raise DeepadError(f"epochs must be a positive integer, got '{epochs}'") from None
+        if epochs < 1:
+            raise DeepadError(f"epochs must be at least 1, got {epochs}")
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise DeepadError(f"seed must be an integer, got '{seed}'") from None
+    sched = schedule(src.name, preset, epochs)
+    lr = m.train_overrides.get("lr", 1e-3)
+    return RunConfig(dataset=src.name, normal_class=k, oe=oe_name, oe_size=size, oe_classes=n_cls,
+                     blur_sigma=sigma, method=m.name,
+                     method_params=tuple(sorted((a, float(b)) for a, b in m.hp.items())),
+                     seed=seed, epochs=sched.epochs, milestones=sched.milestones, lr=lr,
+                     precision=precision)

@@ -1,0 +1,26 @@
+"""Binary cross-entropy (BCE) classifier: backbone + Linear(rep_dim -> 1); OE = 1, nominal = 0.
+
+Score: sigmoid(logit), in float64.
+"""
+
+import torch.nn.functional as F
+
+from ..nets import Classifier, backbone
+from .base import Method
+
+
+class BCE(Method):
+    name = "bce"
+    title = "BCE"
+    family = "supervised-oe"
+    oe = "required"
+    summary = "plain binary classifier, nominal vs OE (binary cross-entropy)"
+
+    def build(self, shape):
+        return Classifier(backbone(shape))
+
+    def loss(self, model, x, y):
+        return F.binary_cross_entropy_with_logits(model(x).float(), y)
+
+    def score(self, model, x):
+        return model(x).double().sigmoid()

@@ -1,0 +1,317 @@
+"""The run store: every trained run on disk, found by its config key.
+
+Layout under the cache root (DEEPAD_CACHE, default `cache/`):
+
+    runs/<key>/config.json      the RunConfig
+    runs/<key>/metrics.json     AUROC, AUPRC, FPR at 95% TPR, timings, device, versions
+    runs/<key>/scores.npz       per-sample test scores (float64), labels (1 = anomaly), indices, classes
+    runs/<key>/history.json     mean training loss per epoch
+    runs/<key>/weights.safetensors  model weights (loading never executes code)
+    runs/<key>/manifest.json    SHA-256 of each file above; written last
+    index.sqlite                one row per run, a column per config field: the queryable index
+    locks/<key>.lock            one trainer per key across processes
+
+A run is written into a temporary folder and renamed into place, so a reader sees all of it or
+none of it. Every read checks the manifest's checksums; a damaged run is moved to `damaged/` and
+reported as missing (so it is retrained), never served. The index is derived data: it is rebuilt
+from the run folders when it is missing or unreadable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock
+
+from .config import CODE_VERSION, RunConfig
+from .errors import DeepadError
+
+FILES = ("config.json", "metrics.json", "scores.npz", "history.json", "weights.safetensors")
+_CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEXT"),
+                   ("oe_size", "INTEGER"), ("oe_classes", "INTEGER"), ("blur_sigma", "REAL"),
+                   ("method", "TEXT"), ("seed", "INTEGER"), ("epochs", "INTEGER"),
+                   ("batch_size", "INTEGER"), ("lr", "REAL"), ("weight_decay", "REAL"),
+                   ("precision", "TEXT")]
+_METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"),
+                   ("train_seconds", "REAL")]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@dataclass
+class StoredRun:
+    """A verified run read from the store."""
+
+    key: str
+    config: RunConfig
+    metrics: dict
+    history: list
+    path: Path
+    _scores: dict | None = field(default=None, repr=False)
+
+    def _load_scores(self):
+        if self._scores is None:
+            with np.load(self.path / "scores.npz", allow_pickle=False) as z:
+                self._scores = {k: z[k] for k in z.files}
+        return self._scores
+
+    @property
+    def scores(self) -> np.ndarray:
+        """float64 (m,) test scores, higher = more anomalous."""
+        return self._load_scores()["scores"]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(m,) 1 = anomaly."""
+        return self._load_scores()["labels"]
+
+    @property
+    def indices(self) -> np.ndarray:
+        """(m,) position of each score in the data set's test split."""
+        return self._load_scores()["indices"]
+
+    @property
+    def test_classes(self) -> np.ndarray:
+        return self._load_scores()["classes"]
+
+    def weights(self) -> dict:
+        from safetensors.torch import load_file
+        return load_file(str(self.path / "weights.safetensors"))
+
+
+class RunStore:
+    def __init__(self, root: str | os.PathLike | None = None):
+        from .data.sources import cache_root
+        self.root = Path(root) if root is not None else cache_root()
+        self.runs = self.root / "runs"
+        self.db_path = self.root / "index.sqlite"
+
+    # ------------------------------------------------------------------ setup
+    def _ensure_dirs(self):
+        try:
+            for d in (self.runs, self.root / "locks", self.root / "tmp"):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DeepadError(f"cannot write to the run store {self.root} ({e.strerror}); "
+                              f"make it writable or point DEEPAD_CACHE at a writable folder") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA busy_timeout=60000")
+        return con
+
+    @contextmanager
+    def _db(self):
+        """An index connection; a missing or corrupt index is rebuilt from the run folders."""
+        self._ensure_dirs()
+        try:
+            con = self._connect()
+            self._create(con)
+        except sqlite3.DatabaseError:
+            self._rebuild_file()
+            con = self._connect()
+            self._create(con)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _create(self, con):
+        cols = ", ".join(f"{n} {t}" for n, t in _CONFIG_COLUMNS + _METRIC_COLUMNS)
+        con.execute(f"CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, status TEXT NOT NULL, "
+                    f"code_version INTEGER, created REAL, error TEXT, config TEXT, {cols})")
+        n = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        if n == 0 and any(self.runs.glob("*/manifest.json")):
+            self._index_folders(con)
+
+    def _rebuild_file(self):
+        """Set an unreadable index aside; the next connection re-creates it from the folders."""
+        damaged = self.root / "damaged"
+        damaged.mkdir(parents=True, exist_ok=True)
+        stamp = f"{int(time.time())}-{uuid.uuid4().hex[:6]}"
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.db_path) + suffix)
+            if p.exists():
+                p.replace(damaged / f"index-{stamp}.sqlite{suffix}")
+
+    def _index_folders(self, con):
+        for d in sorted(self.runs.iterdir()):
+            if (d / "manifest.json").exists():
+                run = self._read(d.name, verify=False)
+                if run is not None:
+                    self._upsert(con, run.config, "done", run.metrics)
+
+    def rebuild_index(self) -> int:
+        """Drop the index and re-create it from the run folders. Returns the number of runs."""
+        with self._db() as con:
+            con.execute("DELETE FROM runs WHERE status = 'done'")
+            self._index_folders(con)
+            return con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+
+    def _upsert(self, con, cfg: RunConfig, status: str, metrics: dict | None = None, error=None):
+        d = cfg.to_dict()
+        names = ["key", "status", "code_version", "created", "error", "config"]
+        values = [cfg.key, status, CODE_VERSION, time.time(), error, json.dumps(d, sort_keys=True)]
+        for n, _ in _CONFIG_COLUMNS:
+            names.append(n)
+            values.append(d[n])
+        for n, _ in _METRIC_COLUMNS:
+            names.append(n)
+            values.append((metrics or {}).get(n))
+        con.execute(f"INSERT OR REPLACE INTO runs ({', '.join(names)}) VALUES "
+                    f"({', '.join('?' * len(names))})", values)
+
+    # ------------------------------------------------------------------ reading
+    def _read(self, key: str, verify: bool = True) -> StoredRun | None:
+        d = self.runs / key
+        try:
+            manifest = json.loads((d / "manifest.json").read_text())
+            if verify:
+                for name in FILES:
+                    if _sha256(d / name) != manifest["sha256"][name]:
+                        raise ValueError(f"checksum mismatch in {name}")
+            cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
+            if cfg.key != key:
+                raise ValueError("config does not match its key")
+            metrics = json.loads((d / "metrics.json").read_text())
+            history = json.loads((d / "history.json").read_text())
+        except FileNotFoundError:
+            if d.exists():
+                self._quarantine(key, "missing file")
+            return None
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            self._quarantine(key, str(e))
+            return None
+        return StoredRun(key, cfg, metrics, history, d)
+
+    def _quarantine(self, key: str, why: str) -> None:
+        src = self.runs / key
+        dst = self.root / "damaged" / f"{key}-{uuid.uuid4().hex[:8]}"
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            src.replace(dst)
+            (dst / "DAMAGED.txt").write_text(why + "\n")
+        except OSError:
+            pass
+        try:  # no _db() here: this also runs while the index is being rebuilt
+            con = self._connect()
+            try:
+                con.execute("DELETE FROM runs WHERE key = ?", (key,))
+            finally:
+                con.close()
+        except sqlite3.Error:
+            pass
+
+    def get(self, key: str) -> StoredRun | None:
+        """The verified run, or None when it is not stored (or was damaged and set aside)."""
+        if not (self.runs / key / "manifest.json").exists():
+            if (self.runs / key).exists():
+                self._quarantine(key, "no manifest (incomplete write)")
+            return None
+        return self._read(key)
+
+    def __contains__(self, key: str) -> bool:
+        return (self.runs / key / "manifest.json").exists()
+
+    def query(self, status: str | None = "done", **filters) -> list[dict]:
+        """Index rows (dicts) whose columns equal the given values, e.g. query(method='hsc')."""
+        valid = {n for n, _ in _CONFIG_COLUMNS + _METRIC_COLUMNS} | {"key"}
+        where, args = [], []
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        for k, v in filters.items():
+            if k not in valid:
+                raise DeepadError(f"cannot filter runs by '{k}'; use one of {', '.join(sorted(valid))}")
+            if v is None:
+                where.append(f"{k} IS NULL")
+            else:
+                where.append(f"{k} = ?")
+                args.append(v)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created"
+        if not self.db_path.exists() and not self.runs.exists():
+            return []
+        with self._db() as con:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute(sql, args)]
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def lock(self, key: str, timeout: float = -1):
+        """Hold the per-key lock (across processes) while checking and training one run."""
+        self._ensure_dirs()
+        with FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=timeout):
+            yield
+
+    def put(self, cfg: RunConfig, *, metrics: dict, history: list, scores: dict,
+            weights: dict) -> StoredRun:
+        """Write a finished run atomically and index it. `scores` holds the arrays `scores`,
+        `labels`, `indices`, `classes`; `weights` a state dict of tensors."""
+        from safetensors.torch import save_file
+        self._ensure_dirs()
+        key = cfg.key
+        tmp = self.root / "tmp" / f"{key}-{uuid.uuid4().hex}"
+        try:
+            tmp.mkdir(parents=True)
+            _fsync_write(tmp / "config.json", json.dumps(cfg.to_dict(), indent=1, sort_keys=True).encode())
+            _fsync_write(tmp / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True).encode())
+            _fsync_write(tmp / "history.json", json.dumps(history).encode())
+            np.savez(tmp / "scores.npz", **scores)
+            save_file(weights, str(tmp / "weights.safetensors"))
+            manifest = {"key": key, "code_version": CODE_VERSION,
+                        "sha256": {n: _sha256(tmp / n) for n in FILES}}
+            _fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
+            final = self.runs / key
+            if final.exists():  # a damaged or concurrent leftover: set it aside, never merge
+                self._quarantine(key, "replaced by a fresh run")
+            os.replace(tmp, final)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DeepadError(f"could not write run {key} to {self.root} ({e.strerror or e}); "
+                              f"free some space or point DEEPAD_CACHE at a writable folder") from None
+        with self._db() as con:
+            self._upsert(con, cfg, "done", metrics)
+        return self.get(key)
+
+    def record_failure(self, cfg: RunConfig, error: str) -> None:
+        """Note a failed run in the index (no artifacts; asking again retries it)."""
+        try:
+            with self._db() as con:
+                self._upsert(con, cfg, "failed", None, error)
+        except (sqlite3.Error, DeepadError):
+            pass
+
+    def delete(self, key: str) -> bool:
+        d = self.runs / key
+        existed = d.exists()
+        if existed:
+            trash = self.root / "tmp" / f"deleted-{key}-{uuid.uuid4().hex[:8]}"
+            d.replace(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        with self._db() as con:
+            con.execute("DELETE FROM runs WHERE key = ?", (key,))
+        return existed

@@ -1,0 +1,219 @@
+"""The detector: a scikit-learn-like face over one small training loop.
+
+    det = Detector("hsc", epochs=10).fit(nominal, outliers)   # uint8 (N, C, H, W) images
+    scores = det.score_samples(test_images)                   # float64, higher = more anomalous
+
+Training follows the paper (paper-protocol.md section 4): each step draws 128 nominal images
+(shuffled each epoch, last partial batch dropped) and 128 OE images, concatenated into one batch
+for a single forward pass (BatchNorm sees the mixture); Adam, MultiStepLR x0.1 at the milestones.
+OE batches walk the OE subset cyclically from a random offset after a per-epoch shuffle, so with
+64 OE images every OE batch holds each image twice, as in the paper's code. Augmentation, blur and
+normalisation run on whole batches on the training device. Progress reaches the caller through
+callbacks; the core knows nothing about who listens.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import numpy as np
+import torch
+
+from . import methods
+from .data.augment import Preprocessing, eval_view, train_view
+from .device import resolve_device, resolve_precision
+from .errors import DeepadError, RunFailed
+
+
+class Callback:
+    """Hooks a caller can implement; each gets the detector first. Raise `Cancelled` to stop."""
+
+    def on_fit_start(self, det, total_steps: int): ...
+
+    def on_step_end(self, det, step: int, loss: float | None): ...
+
+    def on_epoch_end(self, det, epoch: int, loss: float): ...
+
+    def on_fit_end(self, det): ...
+
+
+class Cancelled(Exception):
+    """Raised by a callback to stop training; nothing is stored."""
+
+
+def _as_images(x, name: str) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    if t.ndim == 3:
+        t = t[:, None]
+    if t.ndim != 4:
+        raise DeepadError(f"{name} must be images of shape (N, C, H, W) or (N, H, W), got {tuple(t.shape)}")
+    if t.dtype != torch.uint8:
+        raise DeepadError(f"{name} must be uint8 pixels 0..255, got {t.dtype}")
+    return t
+
+
+class Detector:
+    """An anomaly detector trained with (or without) outlier exposure.
+
+    Parameters are stored, not checked, in __init__ (scikit-learn's rule); `fit` validates them.
+    Learned state ends in an underscore: `model_`, `method_`, `history_` (mean loss per epoch),
+    `train_seconds_`, `device_`, `precision_`.
+    """
+
+    def __init__(self, method: str = "hsc", *, epochs: int = 10, milestones=(), batch_size: int = 128,
+                 lr: float = 1e-3, weight_decay: float = 5e-7, blur_sigma: float = 0.0,
+                 preprocessing: Preprocessing | None = None, device: str = "auto",
+                 precision: str = "auto", channels_last: bool = True, random_state: int = 0,
+                 callbacks=(), **method_params):
+        self.method = method
+        self.epochs, self.milestones, self.batch_size = epochs, tuple(milestones), batch_size
+        self.lr, self.weight_decay, self.blur_sigma = lr, weight_decay, blur_sigma
+        self.preprocessing, self.device, self.precision = preprocessing, device, precision
+        self.channels_last, self.random_state = channels_last, random_state
+        self.callbacks, self.method_params = list(callbacks), method_params
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, nominal, outliers=None) -> "Detector":
+        """Train on nominal images (uint8 (N, C, H, W)) and optional OE images (uint8 array, or
+        an object with `__len__` and `take(positions)`). Returns self."""
+        nominal = _as_images(nominal, "nominal")
+        method = methods.get(self.method, **self.method_params)
+        if method.oe == "required" and outliers is None:
+            raise DeepadError(f"{method.name} needs outliers (OE images); pass outliers=...")
+        if method.oe == "never":
+            outliers = None
+        if outliers is not None and not hasattr(outliers, "take"):
+            outliers = _as_images(outliers, "outliers")
+            if outliers.shape[1:] != nominal.shape[1:]:
+                raise DeepadError(f"outliers have shape {tuple(outliers.shape[1:])}, nominal images "
+                                  f"{tuple(nominal.shape[1:])}; conform them first")
+        if outliers is not None and len(outliers) == 0:
+            raise DeepadError("outliers is empty")
+        if int(self.epochs) < 1:
+            raise DeepadError(f"epochs must be at least 1, got {self.epochs}")
+        dev = resolve_device(self.device)
+        prec = resolve_precision(self.precision, dev)
+        prep = self.preprocessing or Preprocessing()
+        self._seed_everything(dev)
+        self.method_, self.device_, self.precision_, self.prep_ = method, dev, prec, prep
+        shape = prep.input_shape(tuple(nominal.shape[1:]))
+        model = method.build(shape).to(dev)
+        use_cl = self.channels_last and dev.type != "mps" and len(shape) == 3
+        if use_cl:
+            model = model.to(memory_format=torch.channels_last)
+        self.model_ = model
+        self.shape_ = tuple(nominal.shape[1:])
+
+        g = torch.Generator(device=dev).manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
+        nom = nominal.to(dev)
+        oe_on_dev = outliers.to(dev) if isinstance(outliers, torch.Tensor) else None
+        n, bs = len(nom), int(self.batch_size)
+        nb = min(bs, n)
+        steps = max(1, n // nb)
+        total = steps * self.epochs
+
+        method.prepare(model, (self._to_input(eval_view(nom[i:i + 512], prep), use_cl)
+                               for i in range(0, n, 512)))
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(self.milestones), gamma=0.1)
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=(prec == "bf16"))
+        y = torch.cat([torch.zeros(nb), torch.ones(nb if outliers is not None else 0)]).to(dev)
+        self.history_ = []
+        for cb in self.callbacks:
+            cb.on_fit_start(self, total)
+        t0 = time.perf_counter()
+        step = 0
+        model.train()
+        for epoch in range(self.epochs):
+            perm = torch.from_numpy(rng.permutation(n)).to(dev)
+            if outliers is not None:
+                m = len(outliers)
+                oe_perm = rng.permutation(m)
+                offset = int(rng.integers(m))
+            loss_sum = torch.zeros((), device=dev)
+            for s in range(steps):
+                x = train_view(nom[perm[s * nb:(s + 1) * nb]], prep, g)
+                if outliers is not None:
+                    pos = oe_perm[(offset + s * nb + np.arange(nb)) % m]
+                    xo = (oe_on_dev[torch.from_numpy(pos).to(dev)] if oe_on_dev is not None
+                          else outliers.take(pos).to(dev))
+                    x = torch.cat([x, train_view(xo, prep, g, self.blur_sigma)])
+                x = self._to_input(x, use_cl)
+                with autocast:
+                    loss = method.loss(model, x, y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += loss.detach()
+                step += 1
+                for cb in self.callbacks:
+                    cb.on_step_end(self, step, None)
+            sched.step()
+            mean_loss = float(loss_sum) / steps
+            if not math.isfinite(mean_loss):
+                raise RunFailed(f"training diverged: the loss became {mean_loss} in epoch {epoch + 1}; "
+                                f"try a smaller learning rate or another seed")
+            self.history_.append(mean_loss)
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch + 1, mean_loss)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        self.train_seconds_ = time.perf_counter() - t0
+        model.eval()
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return self
+
+    def _seed_everything(self, dev):
+        random.seed(self.random_state)
+        torch.manual_seed(self.random_state)
+        if dev.type == "cuda":
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+
+    @staticmethod
+    def _to_input(x, use_cl):
+        return x.contiguous(memory_format=torch.channels_last) if use_cl else x
+
+    # ------------------------------------------------------------------ score
+    @torch.no_grad()
+    def score_samples(self, images, batch_size: int = 1024) -> np.ndarray:
+        """Anomaly scores, float64 of shape (N,); higher = more anomalous. Runs in fp32."""
+        if not hasattr(self, "model_"):
+            raise DeepadError("this detector is not fitted yet; call fit() first")
+        images = _as_images(images, "images")
+        if tuple(images.shape[1:]) != self.shape_:
+            raise DeepadError(f"images have shape {tuple(images.shape[1:])}, the detector was "
+                              f"trained on {self.shape_}")
+        self.model_.eval()
+        use_cl = self.channels_last and self.device_.type != "mps"
+        out = []
+        for i in range(0, len(images), batch_size):
+            x = self._to_input(eval_view(images[i:i + batch_size].to(self.device_), self.prep_), use_cl)
+            out.append(self.method_.score(self.model_, x).cpu())
+        return torch.cat(out).numpy().astype(np.float64)
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict:
+        return {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
+
+    @classmethod
+    def restore(cls, method: str, shape, state: dict, *, preprocessing: Preprocessing,
+                device: str = "auto", method_params=None) -> "Detector":
+        """A fitted detector from saved weights (no training)."""
+        det = cls(method, preprocessing=preprocessing, device=device, **(method_params or {}))
+        det.method_ = methods.get(method, **(method_params or {}))
+        det.device_ = resolve_device(device)
+        det.precision_ = "fp32"
+        det.prep_ = preprocessing
+        det.shape_ = tuple(shape)
+        model = det.method_.build(preprocessing.input_shape(tuple(shape)))
+        model.load_state_dict(state)
+        det.model_ = model.to(det.device_)
+        if det.channels_last and det.device_.type != "mps":
+            det.model_ = det.model_.to(memory_format=torch.channels_last)
+        det.model_.eval()
+        return det

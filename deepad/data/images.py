@@ -49,6 +49,8 @@ def decode(path: str, channels: int, side: int) -> np.ndarray:
                     left, top = (nw - side) // 2, (nh - side) // 2
                     im = im.crop((left, top, left + side, top + side))
                 a = np.asarray(im, dtype=np.uint8)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ValueError(f"too large, refused as a possible decompression bomb ({e})") from None
         except ValueError:
             raise
         except Exception as e:  # PIL raises many types for bad files

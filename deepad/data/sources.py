@@ -40,6 +40,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("DEEPAD_CACHE", "cache"))
 
 
+def decoded_root() -> Path:
+    """Where decoded image folders are kept (DEEPAD_DATASET_CACHE, default DEEPAD_CACHE/datasets)."""
+    return Path(os.environ.get("DEEPAD_DATASET_CACHE", cache_root() / "datasets"))
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -336,7 +341,7 @@ class PhotosSource(Source):
     def pool(self, shape):
         def make():
             from sklearn.datasets import load_sample_images
-            photos = [torch.from_numpy(np.asarray(p)).permute(2, 0, 1)
+            photos = [torch.from_numpy(np.array(p)).permute(2, 0, 1)
                       for p in load_sample_images().images]
             budget = 256 * 2 ** 20 // (shape[0] * shape[1] * shape[2])  # at most ~256 MB
             chunks, labels = [], []
@@ -512,7 +517,7 @@ class FolderSource(Source):
 
     def _decoded(self, shape):
         paths, y, test, classes = self._files()
-        cache = ArrayCache(cache_root() / "datasets")
+        cache = ArrayCache(decoded_root())
         sig = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
         key = cache.fingerprint("folder", str(self.path.resolve()), list(shape), sig)
 

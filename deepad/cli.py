@@ -10,10 +10,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 
 from . import methods
 from .errors import DeepadError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error contract: one line `error: ...` on stderr, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}; see `{self.prog} --help`\n")
 
 
 def _run_parser(sub):
@@ -78,6 +86,9 @@ def cmd_run(a) -> int:
             params["gamma"] = float(a.gamma)
         except ValueError:
             raise DeepadError(f"--gamma must be a number, got '{a.gamma}'") from None
+        if not (math.isfinite(params["gamma"]) and params["gamma"] >= 0):
+            raise DeepadError(f"--gamma must be a finite number >= 0 (0 is plain BCE), "
+                              f"got '{a.gamma}'")
     notes = []
     cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
                       oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, method=a.method,
@@ -147,7 +158,7 @@ def cmd_methods(a) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m deepad",
+    ap = _Parser(prog="python -m deepad",
                                  description="Deep anomaly detection with outlier exposure.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     _run_parser(sub)
@@ -155,7 +166,10 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("methods", help="list methods")
     p.add_argument("--json", action="store_true")
-    a = ap.parse_args(argv)
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2), already printed
+        return e.code if isinstance(e.code, int) else 2
     handler = {"run": cmd_run, "datasets": cmd_datasets, "methods": cmd_methods}[a.cmd]
     try:
         # With --json, anything a library prints must not reach stdout.

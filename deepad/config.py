@@ -18,6 +18,8 @@ from .errors import DataError, DeepadError
 CODE_VERSION = 1
 
 PRESETS = ("quick", "paper")
+# Beyond this the blur leaves every image a flat colour, and the padding it needs gets huge.
+MAX_BLUR_SIGMA = 1000.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ def schedule(dataset: str, preset: str = "quick", epochs: int | None = None) -> 
 
 def _class_index(src, value) -> int:
     classes = src.classes()
+    if isinstance(value, str):
+        value = value.strip()
     if isinstance(value, str) and not value.lstrip("-").isdigit():
         matches = [i for i, c in enumerate(classes) if c.lower() == value.lower()]
         if not matches:
@@ -134,8 +138,10 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     if src.name in sources.OE_ONLY or isinstance(src, sources.TinyImagesSource):
         raise DeepadError(f"'{src.name}' is an OE pool, not nominal data; give it as --oe and pick a "
                           f"nominal --dataset (e.g. digits, mnist, cifar10, folder:PATH)")
-    if src.origin == "local":
-        src._check() if hasattr(src, "_check") else None
+    if isinstance(src, sources.FolderSource):
+        src.check_nominal()
+    elif src.origin == "download":
+        src.ensure()  # on disk, or downloaded now; offline: a DataError naming folder and alternatives
     k = _class_index(src, normal_class)
 
     oe_name = "none" if oe in (None, "", "none") else sources.canonical_name(oe)
@@ -162,8 +168,11 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
         raise DeepadError(f"blur sigma must be a number >= 0, got '{blur_sigma}'") from None
     if not math.isfinite(sigma) or sigma < 0:
         raise DeepadError(f"blur sigma must be a finite number >= 0, got {blur_sigma}")
+    if sigma > MAX_BLUR_SIGMA:
+        raise DeepadError(f"blur sigma {blur_sigma} is too large (larger blurs leave a flat colour); "
+                          f"use at most {MAX_BLUR_SIGMA:g}")
 
-    if m.oe == "never" and oe_name != "none":
+    if m.oe == "never" and (oe_name != "none" or sigma or size is not None or n_cls is not None):
         notes.append(f"{m.name} does not use outlier exposure; ignoring the OE settings")
         oe_name, size, n_cls, sigma = "none", None, None, 0.0
     if m.oe == "required" and oe_name == "none":
@@ -175,10 +184,12 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     if oe_name != "none":
         oe_src = sources.get(oe_name)
         if isinstance(oe_src, sources.FolderSource):
-            oe_src._check()
+            n_files = len(oe_src._files()[0])  # raises for a missing folder or one without images
+            if size is not None and size > n_files:
+                raise DataError(f"OE size {size} is larger than the OE pool ({n_files} image files "
+                                f"in {oe_src.path}); use at most {n_files} or 'all'")
         elif isinstance(oe_src, sources.TinyImagesSource):
-            if not oe_src.available():
-                raise DataError(f"80M Tiny Images file {oe_src.path} does not exist; fix the path")
+            oe_src.check()
         elif oe_src.origin == "download" and not oe_src.available():
             oe_src.ensure()
         if n_cls is not None:
@@ -196,6 +207,9 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
         seed = int(seed)
     except (TypeError, ValueError):
         raise DeepadError(f"seed must be an integer, got '{seed}'") from None
+    if not 0 <= seed < 2 ** 32:
+        raise DeepadError(f"seed must be between 0 and {2 ** 32 - 1}, got {seed}; pick a seed in "
+                          f"that range")
     sched = schedule(src.name, preset, epochs)
     lr = m.train_overrides.get("lr", 1e-3)
     return RunConfig(dataset=src.name, normal_class=k, oe=oe_name, oe_size=size, oe_classes=n_cls,

@@ -144,9 +144,13 @@ def _memo(key, fn):
 
 def _download_failed(name, folder, err, alternatives):
     return DataError(
-        f"data set '{name}' is not in {folder} and could not be downloaded ({err}). "
-        f"Fix: download it on a machine with internet into DEEPAD_DATA (now {data_root()}), "
+        f"data set '{name}' is not in {folder} and could not be downloaded ({err}); "
+        f"download it on a machine with internet into DEEPAD_DATA (now {data_root()}), "
         f"point DEEPAD_DATA at a folder that has it, or use {alternatives}")
+
+
+_ALTERNATIVES = ("the bundled 'digits' (nominal) or 'photos' (OE), or a 'folder:PATH'; "
+                 "`python -m deepad datasets` shows what is on disk")
 
 
 class TorchvisionSource(Source):
@@ -178,7 +182,7 @@ class TorchvisionSource(Source):
             return
         if os.environ.get("DEEPAD_OFFLINE"):
             raise _download_failed(self.name, self.where(), "DEEPAD_OFFLINE is set",
-                                   "the bundled 'digits' / 'photos' or a 'folder:PATH'")
+                                   _ALTERNATIVES)
         _log(f"downloading {self.name} into {data_root()} ...")
         old = socket.getdefaulttimeout()
         socket.setdefaulttimeout(30)
@@ -188,7 +192,7 @@ class TorchvisionSource(Source):
                 self._downloader(str(data_root()))
         except Exception as e:  # network errors come in many types
             raise _download_failed(self.name, self.where(), f"{type(e).__name__}: {e}",
-                                   "the bundled 'digits' / 'photos' or a 'folder:PATH'") from None
+                                   _ALTERNATIVES) from None
         finally:
             socket.setdefaulttimeout(old)
 
@@ -438,9 +442,21 @@ class FolderSource(Source):
         return self.path.is_dir()
 
     def _check(self):
+        if self.path.exists() and not self.path.is_dir():
+            raise DataError(f"{self.path} is a file, not a folder; give 'folder:' the folder that "
+                            f"holds the images")
         if not self.path.is_dir():
             raise DataError(f"image folder {self.path} does not exist; "
                             f"fix the path after 'folder:' (it is resolved from {Path.cwd()})")
+
+    def check_nominal(self):
+        """Raise DataError unless the folder can be nominal data (at least 2 classes); cheap."""
+        classes = self._files()[3]
+        if len(classes) < 2:
+            n = 0 if self._layout()[0] == "flat" else len(classes)
+            raise DataError(f"{self.path} has {n} class sub-folder(s), so it cannot be nominal data "
+                            f"(one-vs-rest needs at least 2 classes); use it as OE "
+                            f"(--oe folder:...) or arrange it as PATH/<class>/images")
 
     def _layout(self):
         p = self.path
@@ -502,7 +518,8 @@ class FolderSource(Source):
             except Exception:
                 continue
         if not sides:
-            raise DataError(f"none of the sampled files in {self.path} is a readable image")
+            raise DataError(f"none of the sampled files in {self.path} is a readable image; "
+                            f"point 'folder:' at a folder of images")
         side = sorted(sides)[len(sides) // 2]
         side = 28 if (gray and side <= 28) else 32 if side <= 48 else 64 if side <= 96 else 256
         return (1 if gray else 3, side, side)
@@ -541,11 +558,8 @@ class FolderSource(Source):
         return _memo(("decoded", key), make)
 
     def load(self, split):
+        self.check_nominal()
         paths, y, test, classes = self._files()
-        if len(classes) < 2:
-            raise DataError(f"{self.path} has no class sub-folders, so it cannot be nominal data "
-                            f"(one-vs-rest needs classes); use it as OE (--oe folder:...) or "
-                            f"arrange it as PATH/<class>/images")
         images, ok = self._decoded(self.native_shape())
         keep = (test if split == "test" else ~test)[ok]
         return ImageSet(images[torch.from_numpy(keep)], torch.from_numpy(y[ok][keep]), classes)
@@ -579,10 +593,19 @@ class TinyImagesSource(Source):
     def load(self, split):
         raise DataError(f"'{self.name}' is an OE pool only; use it with --oe")
 
-    def pool(self, shape):
+    def check(self):
+        if self.path.is_dir():
+            raise DataError(f"{self.path} is a folder; give 'tiny-images:' the path of the binary "
+                            f"file (tiny_images.bin)")
         if not self.path.is_file():
             raise DataError(f"80M Tiny Images file {self.path} does not exist; fix the path after "
                             f"'tiny-images:'")
+        if self.exclude is not None and not Path(self.exclude).is_file():
+            raise DataError(f"exclude file {self.exclude} does not exist; fix the path after "
+                            f"',exclude=' or leave it out")
+
+    def pool(self, shape):
+        self.check()
         return TinyImagesPool(formats.TinyImages(self.path, self.exclude), shape)
 
 
@@ -631,6 +654,10 @@ def get(name: str) -> Source:
     """The source for a data-set name (see the module docstring)."""
     if not isinstance(name, str) or not name:
         raise DataError("empty data-set name; run `python -m deepad datasets` to see the choices")
+    for prefix in ("folder:", "tiny-images:"):
+        if name.startswith(prefix) and not name[len(prefix):].partition(",exclude=")[0].strip():
+            example = "/data/tiny_images.bin" if prefix == "tiny-images:" else "/data/my-images"
+            raise DataError(f"'{prefix}' needs a path after it; give e.g. {prefix}{example}")
     name = canonical_name(name)
     if name.startswith("folder:"):
         return FolderSource(name, Path(name[len("folder:"):]))

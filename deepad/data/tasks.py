@@ -85,11 +85,13 @@ def build_task(cfg) -> Task:
     k = cfg.normal_class
     nominal = train.images[train.labels == k]
     if len(nominal) == 0:
-        raise DataError(f"{cfg.dataset} has no training images of class {k}")
+        raise DataError(f"{cfg.dataset} has no training images of class {k}; add images of "
+                        f"that class or pick another --normal-class")
     test_y = (test.labels != k).numpy().astype(np.int8)
     if test_y.all() or not test_y.any():
         raise DataError(f"the test split of {cfg.dataset} needs images of class {k} and of "
-                        f"other classes")
+                        f"other classes; for an image folder give every class at least 3 images "
+                        f"(20% of each is held out for testing) or use PATH/train and PATH/test")
     oe = None
     if cfg.oe != "none":
         pool = sources.get(cfg.oe).pool(tuple(nominal.shape[1:]))

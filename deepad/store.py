@@ -14,7 +14,8 @@ Layout under the cache root (DEEPAD_CACHE, default `cache/`):
 A run is written into a temporary folder and renamed into place, so a reader sees all of it or
 none of it. Every read checks the manifest's checksums; a damaged run is moved to `damaged/` and
 reported as missing (so it is retrained), never served. The index is derived data: it is rebuilt
-from the run folders when it is missing or unreadable.
+from the run folders when it is missing or unreadable. Runs written under another CODE_VERSION stay
+on disk untouched but are neither served nor re-indexed.
 """
 
 from __future__ import annotations
@@ -98,8 +99,13 @@ class StoredRun:
         return self._load_scores()["classes"]
 
     def weights(self) -> dict:
+        """The model's state dict, read with safetensors (no code is ever executed)."""
         from safetensors.torch import load_file
-        return load_file(str(self.path / "weights.safetensors"))
+        try:
+            return load_file(str(self.path / "weights.safetensors"))
+        except Exception as e:  # safetensors raises its own error types
+            raise DeepadError(f"the weights of run {self.key} are unreadable ({type(e).__name__}); "
+                              f"delete the run (its folder {self.path}) and ask for it again") from None
 
 
 class RunStore:
@@ -128,10 +134,20 @@ class RunStore:
     def _db(self):
         """An index connection; a missing or corrupt index is rebuilt from the run folders."""
         self._ensure_dirs()
+        con = None
         try:
             con = self._connect()
             self._create(con)
+            # a damaged page may only fail a later query: check the whole file up front
+            if con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("index failed its integrity check")
+        except sqlite3.OperationalError as e:  # busy or locked: never a reason to rebuild
+            if con is not None:
+                con.close()
+            raise DeepadError(f"the run index {self.db_path} is busy ({e}); try again") from None
         except sqlite3.DatabaseError:
+            if con is not None:
+                con.close()
             self._rebuild_file()
             con = self._connect()
             self._create(con)
@@ -190,6 +206,8 @@ class RunStore:
         d = self.runs / key
         try:
             manifest = json.loads((d / "manifest.json").read_text())
+            if manifest["code_version"] != CODE_VERSION:
+                return None  # written by another code version: kept on disk, never served
             if verify:
                 for name in FILES:
                     if _sha256(d / name) != manifest["sha256"][name]:
@@ -227,7 +245,8 @@ class RunStore:
             pass
 
     def get(self, key: str) -> StoredRun | None:
-        """The verified run, or None when it is not stored (or was damaged and set aside)."""
+        """The verified run, or None when it is not stored (or was damaged and set aside, or was
+        written by another code version)."""
         if not (self.runs / key / "manifest.json").exists():
             if (self.runs / key).exists():
                 self._quarantine(key, "no manifest (incomplete write)")

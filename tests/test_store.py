@@ -137,69 +137,106 @@ def test_key_is_stable_across_processes():
 # --------------------------------------------------------------------------- 3. concurrency
 
 _WORKER = """
-import os, sys, time
+import json, sys, time
 from pathlib import Path
-go = Path(sys.argv[1])
+sig, i, seeds = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 import deepad.cli, deepad.experiments  # pay the imports before the start signal
-Path(str(go) + "." + sys.argv[2]).touch()
-t0 = time.time()
-while not go.exists():
-    if time.time() - t0 > 120:
-        sys.exit("no start signal")
-    time.sleep(0.01)
-sys.exit(deepad.cli.main(sys.argv[3:]))
+for phase, seed in enumerate(seeds):
+    Path(f"{sig}.ready{phase}.{i}").touch()
+    t0 = time.time()
+    while not Path(f"{sig}.go{phase}").exists():
+        if time.time() - t0 > 120:
+            sys.exit("no start signal")
+        time.sleep(0.01)
+    argv = ["run", "--dataset", "digits", "--normal-class", "0", "--oe", "photos", "--oe-size",
+            "64", "--method", "hsc", "--epochs", sys.argv[4], "--seed", str(seed),
+            "--device", "cpu", "--json"]
+    if deepad.cli.main(argv) != 0:
+        sys.exit(1)
 """
 
 
-def run_at_once(tmp_path, cache, seeds, tag):
-    """Start one `deepad run --json` per seed, release them together, return their JSON."""
-    go = tmp_path / f"go-{tag}"
-    procs = []
-    for i, seed in enumerate(seeds):
-        argv = ["run", "--dataset", "digits", "--normal-class", "0", "--oe", "photos",
-                "--oe-size", "64", "--method", "hsc", "--epochs", str(EPOCHS), "--seed", str(seed),
-                "--device", "cpu", "--json"]
-        procs.append(subprocess.Popen([sys.executable, "-c", _WORKER, str(go), str(i), *argv],
-                                      cwd=REPO, env=sub_env(cache), stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    deadline = time.time() + 120
-    while not all(Path(f"{go}.{i}").exists() for i in range(len(seeds))):
-        assert all(p.poll() is None for p in procs), "a worker died before the start signal"
-        assert time.time() < deadline, "workers did not get ready"
-        time.sleep(0.02)
-    go.touch()
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=180)
-        assert p.returncode == 0, err[-2000:]
-        results.append(json.loads(out))
-    return results
+class Workers:
+    """Processes that each run `deepad run --json` once per phase (one seed per process and
+    phase); a phase starts in all of them at the same moment."""
+
+    def __init__(self, tmp_path, cache, seeds_per_worker):
+        self.sig = tmp_path / "signal"
+        self.n = len(seeds_per_worker)
+        self.errs = [tmp_path / f"worker{i}.stderr" for i in range(self.n)]
+        self.procs = []
+        for i, seeds in enumerate(seeds_per_worker):
+            with open(self.errs[i], "w") as err:  # a file: a full stderr pipe would block
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-c", _WORKER, str(self.sig), str(i), json.dumps(seeds),
+                     str(EPOCHS)], cwd=REPO, env=sub_env(cache), stdout=subprocess.PIPE,
+                    stderr=err, text=True))
+
+    def stderr(self, i):
+        return self.errs[i].read_text()[-2000:]
+
+    def wait_ready(self, phase):
+        """Wait until every worker is ready for `phase` (so done with the one before)."""
+        deadline = time.time() + 120
+        while not all(Path(f"{self.sig}.ready{phase}.{i}").exists() for i in range(self.n)):
+            dead = [i for i, p in enumerate(self.procs) if p.poll() is not None]
+            assert not dead, self.stderr(dead[0])
+            assert time.time() < deadline, "workers did not get ready"
+            time.sleep(0.02)
+
+    def go(self, phase):
+        Path(f"{self.sig}.go{phase}").touch()
+
+    def results(self):
+        """Per phase, the JSON each worker printed."""
+        outs = []
+        for i, p in enumerate(self.procs):
+            out, _ = p.communicate(timeout=180)
+            assert p.returncode == 0, self.stderr(i)
+            outs.append([json.loads(line) for line in out.splitlines()])
+        return [list(phase) for phase in zip(*outs)]
+
+    def close(self):
+        """Stop workers left waiting after a failed check."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
-def test_concurrent_same_run_trains_once(store, tmp_path):
+def test_concurrent_runs(store, tmp_path):
+    """4 processes ask for the same run at once (trained once), then for 4 different seeds."""
     c = cfg()
-    res = run_at_once(tmp_path, store.root, [1] * 4, "same")
-    assert [r["run_key"] for r in res] == [c.key] * 4
-    assert sorted(r["cached"] for r in res) == [False, True, True, True]
-    for name in ("auroc", "auprc", "fpr_at_95_tpr", "train_seconds"):
-        assert len({r[name] for r in res}) == 1, name
-    # trained and written once: no second copy was set aside, nothing left half-written
-    assert not (store.root / "damaged").exists()
-    assert [p.name for p in store.runs.iterdir()] == [c.key]
-    assert list((store.root / "tmp").iterdir()) == []
-    assert [r["key"] for r in store.query()] == [c.key]
-    assert store.get(c.key).metrics["auroc"] == res[0]["auroc"]
-
-    before = len(store.query())
     seeds = [2, 3, 4, 5]
-    res = run_at_once(tmp_path, store.root, seeds, "seeds")
-    assert [r["cached"] for r in res] == [False] * 4
-    assert [r["config"]["seed"] for r in res] == seeds
+    workers = Workers(tmp_path, store.root, [[1, s] for s in seeds])
+    try:
+        workers.wait_ready(0)
+        workers.go(0)
+        workers.wait_ready(1)  # every worker has its phase-0 answer: look at the store in between
+        assert not (store.root / "damaged").exists()  # no second copy written and set aside
+        assert [p.name for p in store.runs.iterdir()] == [c.key]
+        assert [r["key"] for r in store.query()] == [c.key]
+        first = store.get(c.key)
+        workers.go(1)
+        same, different = workers.results()
+    finally:
+        workers.close()
+
+    assert [r["run_key"] for r in same] == [c.key] * 4
+    assert sorted(r["cached"] for r in same) == [False, True, True, True]  # trained exactly once
+    for name in ("auroc", "auprc", "fpr_at_95_tpr", "train_seconds"):
+        assert {r[name] for r in same} == {first.metrics[name]}, name
+
+    assert [r["cached"] for r in different] == [False] * 4
+    assert [r["config"]["seed"] for r in different] == seeds
+    assert len({r["run_key"] for r in different}) == 4
     rows = store.query()
-    assert len(rows) == before + 4
-    assert {r["seed"] for r in rows} == {1, 2, 3, 4, 5}
-    for r in res:
+    assert len(rows) == 1 + 4
+    assert {r["seed"] for r in rows} == {1, *seeds}
+    for r in different:
         assert store.get(r["run_key"]).metrics["auroc"] == r["auroc"]
+    assert list((store.root / "tmp").iterdir()) == []
+    assert not (store.root / "damaged").exists()
 
 
 # --------------------------------------------------------------------------- 4. damage
@@ -255,7 +292,18 @@ def _garbage_index(root):
     (root / "index.sqlite").write_bytes(b"this is not a database\x00\xff" * 300)
 
 
-@pytest.mark.parametrize("damage", [_delete_index, _garbage_index], ids=["deleted", "garbage"])
+def _damaged_index_page(root):
+    """Garbage over the rows' page (the second): the file opens and counts its rows through the
+    key's index, only reading the rows fails."""
+    p = root / "index.sqlite"
+    assert not Path(str(p) + "-wal").exists() or Path(str(p) + "-wal").stat().st_size == 0
+    b = p.read_bytes()
+    assert len(b) >= 3 * 4096
+    p.write_bytes(b[:4096] + np.random.default_rng(0).bytes(4096) + b[8192:])
+
+
+@pytest.mark.parametrize("damage", [_delete_index, _garbage_index, _damaged_index_page],
+                         ids=["deleted", "garbage", "damaged-page"])
 def test_lost_index_is_rebuilt_from_folders(two_runs, damage):
     store, info = two_runs
     damage(store.root)
@@ -281,6 +329,34 @@ def test_lost_index_seen_first_by_a_writer(two_runs):
     res = get_or_train(cfg(3), store=store)
     assert res.cached is False
     assert {r["key"] for r in store.query()} == {res.key} | {k for k, _, _ in info.values()}
+
+
+def test_runs_of_another_code_version_are_kept_not_served(two_runs, monkeypatch):
+    """After CODE_VERSION is bumped old runs stay on disk: not served, never set aside as damaged
+    (not by get, not by an index rebuild), and served again by the code that wrote them."""
+    import deepad.config
+    import deepad.store
+    store, info = two_runs
+    old_key, metrics, scores = info[1]
+    v = deepad.config.CODE_VERSION
+    monkeypatch.setattr(deepad.config, "CODE_VERSION", v + 1)
+    monkeypatch.setattr(deepad.store, "CODE_VERSION", v + 1)
+    assert cfg(1).key != old_key
+
+    assert store.get(old_key) is None
+    _delete_index(store.root)
+    store.query()
+    assert store.rebuild_index() == 0
+    res = get_or_train(cfg(1), store=store)
+    assert res.cached is False and res.key != old_key
+    assert not (store.root / "damaged").exists()
+    assert sorted(p.name for p in store.runs.iterdir()) == sorted([res.key, info[1][0], info[2][0]])
+
+    monkeypatch.setattr(deepad.config, "CODE_VERSION", v)
+    monkeypatch.setattr(deepad.store, "CODE_VERSION", v)
+    store.rebuild_index()
+    assert_intact(store, old_key, metrics, scores)
+    assert get_or_train(cfg(1), store=store).cached is True
 
 
 # --------------------------------------------------------------------------- 5. code in files

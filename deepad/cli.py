@@ -158,8 +158,7 @@ def cmd_methods(a) -> int:
 
 
 def main(argv=None) -> int:
-    ap = _Parser(prog="python -m deepad",
-                                 description="Deep anomaly detection with outlier exposure.")
+    ap = _Parser(prog="python -m deepad", description="Deep anomaly detection with outlier exposure.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     _run_parser(sub)
     p = sub.add_parser("datasets", help="list data sets, their classes and where they are")

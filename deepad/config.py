@@ -195,7 +195,8 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
         if n_cls is not None:
             n_avail = len(oe_src.classes())
             if n_cls > n_avail:
-                raise DeepadError(f"OE classes {n_cls} is more than the {n_avail} classes of {oe_src.name}")
+                raise DeepadError(f"OE classes {n_cls} is more than the {n_avail} classes of "
+                                  f"{oe_src.name}; use at most {n_avail} or leave --oe-classes out")
     if epochs is not None:
         try:
             epochs = int(epochs)

@@ -600,6 +600,11 @@ class TinyImagesSource(Source):
         if not self.path.is_file():
             raise DataError(f"80M Tiny Images file {self.path} does not exist; fix the path after "
                             f"'tiny-images:'")
+        size = self.path.stat().st_size
+        if size == 0 or size % 3072:
+            raise DataError(f"{self.path} ({size} bytes) is not an 80M Tiny Images binary (a "
+                            f"multiple of 3,072 bytes, one 32x32x3 image each); fix the path after "
+                            f"'tiny-images:'")
         if self.exclude is not None and not Path(self.exclude).is_file():
             raise DataError(f"exclude file {self.exclude} does not exist; fix the path after "
                             f"',exclude=' or leave it out")
@@ -641,6 +646,10 @@ OE_ONLY = ("photos", "noise-uniform", "noise-gaussian")
 
 def canonical_name(name: str) -> str:
     """Normalise a data-set name: folder and tiny-images paths become absolute."""
+    for prefix in ("folder:", "tiny-images:"):
+        if name.startswith(prefix) and not name[len(prefix):].partition(",exclude=")[0].strip():
+            example = "/data/tiny_images.bin" if prefix == "tiny-images:" else "/data/my-images"
+            raise DataError(f"'{prefix}' needs a path after it; give e.g. {prefix}{example}")
     if name.startswith("folder:"):
         return "folder:" + os.path.abspath(os.path.expanduser(name[len("folder:"):]))
     if name.startswith("tiny-images:"):
@@ -654,10 +663,6 @@ def get(name: str) -> Source:
     """The source for a data-set name (see the module docstring)."""
     if not isinstance(name, str) or not name:
         raise DataError("empty data-set name; run `python -m deepad datasets` to see the choices")
-    for prefix in ("folder:", "tiny-images:"):
-        if name.startswith(prefix) and not name[len(prefix):].partition(",exclude=")[0].strip():
-            example = "/data/tiny_images.bin" if prefix == "tiny-images:" else "/data/my-images"
-            raise DataError(f"'{prefix}' needs a path after it; give e.g. {prefix}{example}")
     name = canonical_name(name)
     if name.startswith("folder:"):
         return FolderSource(name, Path(name[len("folder:"):]))

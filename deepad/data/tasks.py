@@ -65,7 +65,8 @@ def select_oe(pool_labels: np.ndarray | int, size: int | None, n_classes: int | 
         if n_classes is not None:
             present = sorted(np.unique(labels).tolist())
             if n_classes > len(present):
-                raise DataError(f"OE classes {n_classes} is more than the {len(present)} classes of the pool")
+                raise DataError(f"OE classes {n_classes} is more than the {len(present)} classes of "
+                                f"the pool; use at most {len(present)}")
             chosen = random.Random(seed).sample(present, n_classes)
             candidates = np.flatnonzero(np.isin(labels, chosen))
     m = n if candidates is None else len(candidates)

@@ -1,0 +1,21 @@
+"""deepad dashboard: `streamlit run app.py`."""
+
+import streamlit as st
+
+st.set_page_config(page_title="deepad: anomaly detection with outlier exposure", page_icon="🔎",
+                   layout="wide")
+
+pages = [
+    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="explore"),
+    st.Page("pages/oe_samples.py", title="OE samples", icon="📈", url_path="oe-samples"),
+    st.Page("pages/blur.py", title="Blur", icon="🌫️", url_path="blur"),
+    st.Page("pages/table.py", title="One-vs-rest table", icon="📋", url_path="table"),
+    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+]
+nav = st.navigation(pages)
+
+with st.sidebar:
+    st.caption("**deepad** reproduces *Rethinking Assumptions in Deep Anomaly Detection* "
+               "(Ruff et al., 2020): a few example anomalies (outlier exposure, OE) beat "
+               "unsupervised anomaly detection on images.")
+nav.run()

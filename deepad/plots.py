@@ -1,0 +1,124 @@
+"""Plotly figure builders: arrays in, figures out. No Streamlit here.
+
+All figures use plain SVG traces (never WebGL), bin their histograms and thin their ROC curves, so
+many of them fit on one page and in an offline HTML report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from . import metrics as M
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+AUROC_HELP = "AUROC: the chance that a random anomaly scores higher than a random normal image"
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def roc_figure(curves: list[dict]) -> go.Figure:
+    """One ROC curve per entry: dicts with `name`, `labels` (1 = anomaly) and `scores`."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUROC 0.5)",
+                             line=dict(color="#bbbbbb", dash="dot"), hoverinfo="skip"))
+    for i, c in enumerate(curves):
+        fpr, tpr = M.roc_points(c["labels"], c["scores"])
+        auc = M.auroc(c["labels"], c["scores"])
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{c['name']} (AUROC {auc:.3f})",
+                                 line=dict(color=color(i), width=2),
+                                 hovertemplate="false alarms %{x:.1%}<br>anomalies found %{y:.1%}"))
+    fig.update_layout(title="ROC curves", xaxis_title="false-positive rate (normal images flagged)",
+                      yaxis_title="true-positive rate (anomalies found)", height=420,
+                      legend=dict(x=0.98, y=0.02, xanchor="right", yanchor="bottom"),
+                      margin=dict(l=50, r=20, t=50, b=50))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.01])
+    return fig
+
+
+
+def histogram_figure(runs: list[dict], marks: dict | None = None, bins: int = 40) -> go.Figure:
+    """Score histograms, normal vs anomalous test images, one panel per run.
+
+    runs: dicts with `name`, `labels`, `scores`. Scores of different methods live on different
+    scales, so each panel shows the score's percentile among that run's test scores (0 = most
+    normal, 100 = most anomalous), a shared axis across panels. marks: {run name: [(label, score)]}
+    draws vertical lines (e.g. an uploaded image)."""
+    n = max(1, len(runs))
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[r["name"] for r in runs] or [""])
+    edges = np.linspace(0, 100, bins + 1)
+    for i, r in enumerate(runs, start=1):
+        s = np.asarray(r["scores"])
+        order = np.sort(s)
+        pct = 100 * np.searchsorted(order, s, side="right") / len(s)
+        for lab, name, col in ((0, "normal test images", "#1f77b4"), (1, "anomalies", "#d62728")):
+            h, _ = np.histogram(pct[np.asarray(r["labels"]) == lab], bins=edges)
+            fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=h, width=100 / bins,
+                                 name=name, marker_color=col, opacity=0.6, showlegend=(i == 1),
+                                 legendgroup=name, hovertemplate="%{y} images<extra>" + name + "</extra>"),
+                          row=i, col=1)
+        for label, score in (marks or {}).get(r["name"], []):
+            p = 100 * np.searchsorted(order, score, side="right") / len(s)
+            fig.add_vline(x=p, line=dict(color="black", width=2, dash="dash"), row=i, col=1,
+                          annotation_text=label, annotation_position="top")
+    fig.update_layout(barmode="overlay", height=170 * n + 90, title="Anomaly scores of the test images",
+                      margin=dict(l=50, r=20, t=70, b=50), legend=dict(orientation="h", y=1.02,
+                                                                        yanchor="bottom", x=0))
+    fig.update_xaxes(title_text="score percentile (0 = most normal, 100 = most anomalous)", row=n, col=1)
+    fig.update_yaxes(title_text="images")
+    return fig
+
+
+def curve_figure(series: list[dict], *, x_title: str, log_x: bool = False, title: str = "",
+                 x_labels: dict | None = None, reference: dict | None = None) -> go.Figure:
+    """Mean AUROC against a parameter, with +- one standard deviation as a band.
+
+    series: dicts with `name`, `x` (numbers), `mean`, `std`, `n` (runs per point)."""
+    fig = go.Figure()
+    for i, s in enumerate(series):
+        x, mean, std = (np.asarray(s[k], dtype=float) for k in ("x", "mean", "std"))
+        c = color(i)
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
+                                 y=np.concatenate([mean + std, (mean - std)[::-1]]),
+                                 fill="toself", fillcolor=c, opacity=0.15, line=dict(width=0),
+                                 hoverinfo="skip", showlegend=False, legendgroup=s["name"]))
+        fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=s["name"],
+                                 line=dict(color=c, width=2), legendgroup=s["name"],
+                                 customdata=np.stack([std, s.get("n", np.ones_like(x))], 1),
+                                 hovertemplate="%{x}: AUROC %{y:.3f} ± %{customdata[0]:.3f} "
+                                               "(%{customdata[1]} runs)"))
+    for name, y in (reference or {}).items():
+        fig.add_hline(y=y, line=dict(color="#888", dash="dot"), annotation_text=name)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="AUROC (mean ± std)",
+                      height=420, margin=dict(l=50, r=20, t=50, b=50))
+    if log_x:
+        fig.update_xaxes(type="log")
+    if x_labels:
+        fig.update_xaxes(tickvals=list(x_labels), ticktext=list(x_labels.values()))
+    return fig
+
+
+def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, scale: int | None = None) -> np.ndarray:
+    """uint8 (N, C, H, W) -> one uint8 (H', W', 3) picture of the images in a grid, enlarged so that
+    small images (8x8) stay visible."""
+    images = np.asarray(images)
+    if images.size == 0:
+        return np.full((8, 8, 3), 255, np.uint8)
+    n, c, h, w = images.shape
+    scale = scale or max(1, 64 // h)
+    x = images.repeat(3, 1) if c == 1 else images[:, :3]
+    x = x.repeat(scale, 2).repeat(scale, 3)
+    h, w = h * scale, w * scale
+    cols = min(cols, n)
+    rows = -(-n // cols)
+    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        out[pad + r * (h + pad):pad + r * (h + pad) + h,
+            pad + k * (w + pad):pad + k * (w + pad) + w] = x[i].transpose(1, 2, 0)
+    return out

@@ -1,0 +1,170 @@
+"""Explore: one nominal class, one OE setting, several methods side by side."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from deepad import make_config, plots
+from deepad.preview import decode_upload, extremes, oe_images
+from deepad.report import html_report
+from ui import common as ui
+
+DEFAULTS = {"dataset": "digits", "normal_class": "0", "oe": "photos", "oe_size": 64,
+            "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
+            "epochs": 10, "device": "auto"}
+ui.url_state(DEFAULTS)
+
+st.title("Explore: which images does each method call anomalous?")
+st.markdown("Pick a **nominal** (normal) class; every other class of the test set is an anomaly. "
+            "Methods with **outlier exposure (OE)** also see a few example anomalies in training: "
+            "random natural images that are *not* the test anomalies.")
+
+with st.sidebar:
+    st.header("Experiment")
+    ds = st.selectbox("Data set (nominal data)", ui.dataset_choices() + ["folder:"], key="dataset",
+                      format_func=lambda n: "image folder…" if n == "folder:" else ui.dataset_label(n))
+    if ds == "folder:" or ds.startswith("folder:"):
+        path = st.text_input("Image folder (PATH/<class>/ or PATH/train|test/<class>/)",
+                             value=ds[7:] if len(ds) > 7 else "")
+        ds = f"folder:{path}" if path else None
+    classes = []
+    if ds:
+        with ui.shown_errors("data set"):
+            classes = ui.classes_of(ds)
+    if classes:
+        if st.session_state.get("normal_class") not in [str(i) for i in range(len(classes))]:
+            st.session_state["normal_class"] = "0"
+        st.selectbox("Nominal class", [str(i) for i in range(len(classes))], key="normal_class",
+                     format_func=lambda i: f"{i}: {classes[int(i)]}")
+    st.selectbox("OE data set", ui.oe_choices(), key="oe", format_func=ui.dataset_label,
+                 help=ui.GLOSSARY["OE"])
+    st.select_slider("Number of OE images", ui.OE_SIZES, key="oe_size")
+    st.select_slider("Blur of the OE images (sigma, pixels)", ui.BLUR_SIGMAS, key="blur_sigma",
+                     help=ui.GLOSSARY["blur"])
+    st.multiselect("Methods", ui.methods.names(), key="methods", format_func=ui.method_label)
+    st.number_input("Seed", min_value=0, max_value=2 ** 31, step=1, key="seed")
+    st.radio("Training budget", ["quick", "paper", "epochs"], key="budget", horizontal=True,
+             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
+    if st.session_state["budget"] == "epochs":
+        st.number_input("Epochs", min_value=1, max_value=1000, key="epochs")
+    st.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="device")
+    train_clicked = st.button("Train", type="primary", width="stretch",
+                              help="train what is not cached; cached runs load at once")
+ui.write_url(list(DEFAULTS))
+
+s = st.session_state
+configs, errors = [], False
+if ds and classes:
+    for m in s["methods"]:
+        with ui.shown_errors(f"{m} settings"):
+            info = ui.methods.info(m)
+            uses_oe = info.oe != "never"
+            configs.append(make_config(
+                dataset=ds, normal_class=int(s["normal_class"]), oe=s["oe"] if uses_oe else "none",
+                oe_size=s["oe_size"] if uses_oe else None,
+                blur_sigma=s["blur_sigma"] if uses_oe else 0, method=m, seed=int(s["seed"]),
+                preset="paper" if s["budget"] == "paper" else "quick",
+                epochs=int(s["epochs"]) if s["budget"] == "epochs" else None))
+if not s["methods"]:
+    st.info("Choose at least one method in the sidebar.")
+    st.stop()
+if not configs:
+    st.stop()
+
+# Bundled data trains in seconds: show a finished comparison without a click.
+auto = ds == "digits" and s["budget"] == "quick"
+runs = ui.get_runs(configs, train=train_clicked or auto,
+                   labels=[ui.methods.info(c.method).title for c in configs])
+missing = [c for c in configs if c.key not in runs]
+if missing:
+    st.info(f"{len(missing)} of {len(configs)} runs are not trained yet "
+            f"({', '.join(c.method for c in missing)}): press **Train** in the sidebar.")
+if not runs:
+    st.stop()
+
+names = {k: ui.methods.info(r["config"]["method"]).title for k, r in runs.items()}
+curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k, r in runs.items()]
+
+# ------------------------------------------------------------------ score your own image
+marks, upload_rows = {}, []
+with st.expander("Score your own image", expanded=False):
+    up = st.file_uploader("An image (PNG, JPEG, ...)", type=None)
+    test_pick = st.number_input("… or a test image by index", min_value=-1,
+                                max_value=len(next(iter(runs.values()))["labels"]) - 1, value=-1,
+                                help="-1: none")
+    picked = None
+    with ui.shown_errors("upload"):
+        shape = ui.test_images(ds).shape[1:]
+        if up is not None:
+            picked = ("your image", decode_upload(up.getvalue(), shape))
+        elif test_pick >= 0:
+            picked = (f"test image {test_pick}", ui.test_images(ds)[[int(test_pick)]])
+    if picked is not None:
+        st.image(plots.image_grid(picked[1], cols=1), caption=picked[0], width=128)
+        for k, r in runs.items():
+            with ui.shown_errors(names[k]):
+                score = float(ui.detector(k).score_samples(picked[1])[0])
+                pct = 100 * np.mean(r["scores"] <= score)
+                marks[names[k]] = [(picked[0], score)]
+                upload_rows.append({"method": names[k], "score": score,
+                                    "more anomalous than (% of test images)": pct})
+        if upload_rows:
+            st.dataframe(pd.DataFrame(upload_rows), hide_index=True)
+
+# ------------------------------------------------------------------ figures
+roc = plots.roc_figure(curves)
+hist = plots.histogram_figure(curves, marks=marks)
+left, right = st.columns(2)
+left.plotly_chart(roc, width="stretch")
+left.caption(ui.GLOSSARY["AUROC"].capitalize() + " — the area under each curve.")
+right.plotly_chart(hist, width="stretch")
+right.caption("Where the normal (blue) and anomalous (red) test images fall on each method's score "
+              "scale; less overlap is better.")
+
+table = pd.DataFrame([{
+    "method": names[k], "AUROC": r["metrics"]["auroc"], "AUPRC": r["metrics"]["auprc"],
+    "FPR at 95% TPR": r["metrics"]["fpr_at_95_tpr"],
+    "training time (s)": r["metrics"]["train_seconds"],
+    "epochs": r["config"]["epochs"], "run key": k,
+} for k, r in runs.items()])
+st.subheader("Metrics")
+st.dataframe(table, hide_index=True, column_config={
+    "AUROC": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["AUROC"]),
+    "AUPRC": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["AUPRC"]),
+    "FPR at 95% TPR": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["FPR at 95% TPR"]),
+    "training time (s)": st.column_config.NumberColumn(format="%.1f")})
+
+st.subheader("The images behind the numbers")
+images = ui.test_images(ds)
+tabs = st.tabs(list(names.values()))
+for tab, (k, r) in zip(tabs, runs.items()):
+    with tab:
+        ex = extremes(r["scores"], r["labels"], k=8)
+        a, b, c = st.columns(3)
+        a.image(plots.image_grid(images[ex["false_alarms"]], cols=4),
+                caption="normal images it finds most anomalous (false alarms)")
+        b.image(plots.image_grid(images[ex["misses"]], cols=4),
+                caption="anomalies it finds most normal (misses)")
+        cfg_obj = next(c for c in configs if c.key == k)
+        with ui.shown_errors("OE images"):
+            oe = oe_images(cfg_obj, k=16)
+            if len(oe):
+                c.image(plots.image_grid(oe, cols=4), caption=f"OE images it trained against "
+                        f"(first 16 of {r['metrics'].get('n_oe')}, after blur)")
+            else:
+                c.caption("this method trains without OE")
+
+# ------------------------------------------------------------------ downloads
+scores_csv = pd.concat([pd.DataFrame({"method": names[k], "run_key": k,
+                                      "test_index": np.arange(len(r["scores"])),
+                                      "label (1 = anomaly)": r["labels"], "score": r["scores"]})
+                        for k, r in runs.items()]).to_csv(index=False)
+report = html_report(
+    "deepad: explore", [("ROC curves", roc), ("Score histograms", hist), ("Metrics", table)],
+    config={"settings": {k: s.get(k) for k in DEFAULTS}, "runs": {k: r["config"] for k, r in runs.items()}},
+    intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
+d1, d2, d3 = st.columns(3)
+d1.download_button("Download report (HTML)", report, file_name="deepad-explore.html", mime="text/html")
+d2.download_button("Metrics (CSV)", table.to_csv(index=False), file_name="deepad-metrics.csv",
+                   mime="text/csv")
+d3.download_button("Per-sample scores (CSV)", scores_csv, file_name="deepad-scores.csv", mime="text/csv")

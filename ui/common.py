@@ -1,0 +1,209 @@
+"""Shared Streamlit helpers. Only this package and pages/ import streamlit."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import streamlit as st
+
+import deepad
+from deepad import methods
+from deepad.data import sources
+from deepad.errors import DeepadError
+from deepad.store import RunStore
+
+OE_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, "all"]
+BLUR_SIGMAS = [0, 1, 2, 4, 8, 16, 32]
+FAMILY_TITLES = {"unsupervised": "unsupervised", "unsupervised-oe": "unsupervised with OE",
+                 "supervised-oe": "supervised with OE"}
+GLOSSARY = {
+    "AUROC": "the chance that a random anomaly scores higher than a random normal image (1 = perfect, 0.5 = guessing)",
+    "AUPRC": "average precision when hunting for anomalies (higher is better)",
+    "FPR at 95% TPR": "the share of normal images wrongly flagged when 95% of anomalies are caught (lower is better)",
+    "OE": "outlier exposure: a few example 'anomalies' (here, random natural images) shown to the model in training",
+    "blur": "Gaussian blur of the OE images; the paper finds OE stops helping once the fine detail is gone",
+}
+
+
+def store() -> RunStore:
+    return RunStore()
+
+
+# ------------------------------------------------------------------ URL state
+
+def url_state(defaults: dict) -> None:
+    """Seed widget values (session_state[name]) from the URL once per session.
+
+    defaults: {widget key: default value}; lists are comma-separated in the URL."""
+    q = st.query_params
+    for k, default in defaults.items():
+        if k in st.session_state:
+            continue
+        if k in q:
+            raw = q.get_all(k) if isinstance(default, list) else q.get(k)
+            st.session_state[k] = _cast(raw, default)
+        else:
+            st.session_state[k] = default
+
+
+def _cast(raw, default):
+    try:
+        if isinstance(default, list):
+            items = [v for r in raw for v in str(r).split(",") if v != ""]
+            if default and isinstance(default[0], int):
+                return [int(v) if v.lstrip("-").isdigit() else v for v in items]
+            return items
+        if isinstance(default, bool):
+            return str(raw).lower() in ("1", "true", "yes")
+        if isinstance(default, int) and not isinstance(default, bool):
+            return int(raw) if str(raw).lstrip("-").isdigit() else raw
+        if isinstance(default, float):
+            return float(raw)
+    except (TypeError, ValueError):
+        return default
+    return raw
+
+
+def write_url(keys: list[str]) -> None:
+    """Put the current widget values into the URL so a copied link reopens this view."""
+    out = {}
+    for k in keys:
+        v = st.session_state.get(k)
+        if v is None:
+            continue
+        out[k] = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+    if dict(st.query_params) != out:
+        st.query_params.from_dict(out)
+
+
+# ------------------------------------------------------------------ errors
+
+@contextmanager
+def shown_errors(what: str = ""):
+    """Show DeepadError and any unexpected exception as st.error, never a traceback."""
+    try:
+        yield
+    except DeepadError as e:
+        st.error(f"{what + ': ' if what else ''}{e}")
+    except st.runtime.scriptrunner.StopException:  # pragma: no cover - Streamlit control flow
+        raise
+    except Exception as e:  # noqa: BLE001 - the UI must never show a traceback
+        if type(e).__name__ in ("StopException", "RerunException"):
+            raise
+        st.error(f"{what + ': ' if what else ''}something went wrong ({type(e).__name__}: {e}). "
+                 f"Try other settings; if it persists, report it with this message.")
+
+
+# ------------------------------------------------------------------ cached loads
+
+def run_data(key: str) -> dict | None:
+    """A stored run's config, metrics, scores and labels (copied per caller), or None."""
+    if key not in store():
+        return None
+    return _run_data(key)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _run_data(key: str) -> dict | None:
+    run = store().get(key)
+    if run is None:  # damaged and set aside: raise so that the miss is not cached
+        raise DeepadError(f"run {key} was damaged and has been set aside; train it again")
+    return {"key": key, "config": run.config.to_dict(), "metrics": run.metrics,
+            "history": run.history, "scores": run.scores, "labels": run.labels,
+            "classes": run.test_classes}
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def detector(key: str):
+    """The trained detector of a run, shared read-only by all sessions (never trained here)."""
+    run = store().get(key)
+    if run is None:
+        raise DeepadError(f"run {key} is not in the store any more; train it again")
+    return deepad.load_detector(run, device="cpu")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def test_images(dataset: str) -> np.ndarray:
+    return sources.get(dataset).load("test").images.numpy()
+
+
+def dataset_choices() -> list[str]:
+    return [n for n in sources.REGISTRY if n not in sources.OE_ONLY]
+
+
+def oe_choices() -> list[str]:
+    return list(sources.REGISTRY)
+
+
+def dataset_label(name: str) -> str:
+    if name.startswith("folder:"):
+        return f"image folder {name[7:]}"
+    src = sources.REGISTRY.get(name)
+    if src is None:
+        return name
+    return f"{src.title} · {src.status()}"
+
+
+def method_label(name: str) -> str:
+    info = methods.info(name)
+    return f"{info.title} ({FAMILY_TITLES[info.family]})"
+
+
+def classes_of(dataset: str) -> list[str]:
+    return sources.get(dataset).classes()
+
+
+# ------------------------------------------------------------------ training
+
+class StreamlitProgress(deepad.Callback):
+    """One progress bar: epoch, loss and time left. Updates at most ~10 times a second."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = st.progress(0.0, text=f"{label}: waiting")
+        self.loss, self.epoch, self.last = None, 0, 0.0
+
+    def on_fit_start(self, det, total):
+        self.total, self.t0 = total, time.perf_counter()
+        self.bar.progress(0.0, text=f"{self.label}: preparing")
+
+    def on_step_end(self, det, step, loss):
+        now = time.perf_counter()
+        if now - self.last < 0.1 and step < self.total:
+            return
+        self.last = now
+        frac = step / self.total
+        left = (now - self.t0) / frac * (1 - frac) if frac > 0 else 0
+        loss_txt = f", loss {self.loss:.4f}" if self.loss is not None else ""
+        self.bar.progress(min(frac, 1.0), text=f"{self.label}: epoch {self.epoch + 1}/{det.epochs}"
+                                                f"{loss_txt}, {left:.0f} s left")
+
+    def on_epoch_end(self, det, epoch, loss):
+        self.epoch, self.loss = epoch, loss
+
+    def on_fit_end(self, det):
+        self.bar.progress(1.0, text=f"{self.label}: done in {time.perf_counter() - self.t0:.1f} s")
+
+
+def get_runs(configs: list, *, train: bool, labels: list[str] | None = None) -> dict:
+    """{config key: run data} for the configs; trains the missing ones (each stored as soon as it
+    is finished) when `train`; failures are shown with st.error and skipped."""
+    out = {}
+    labels = labels or [c.method for c in configs]
+    for cfg, label in zip(configs, labels):
+        data = None
+        with shown_errors(label):
+            data = run_data(cfg.key)
+        if data is None and train:
+            with shown_errors(f"{label} could not be trained"):
+                deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)], device=device_choice())
+                data = run_data(cfg.key)
+        if data is not None:
+            out[cfg.key] = data
+    return out
+
+
+def device_choice() -> str:
+    return st.session_state.get("device", "auto")

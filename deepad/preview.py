@@ -58,4 +58,4 @@ def decode_upload(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
         a = decode(io.BytesIO(data), c, side)
     except ValueError as e:
         raise DeepadError(f"this file is not a readable image ({e}); upload a PNG or JPEG") from None
-    return conform(torch.from_numpy(a[None]), c, h).numpy()
+    return conform(torch.from_numpy(np.array(a[None])), c, h).numpy()

@@ -9,7 +9,7 @@ from deepad.preview import decode_upload, extremes, oe_images
 from deepad.report import html_report
 from ui import common as ui
 
-DEFAULTS = {"dataset": "digits", "normal_class": "0", "oe": "photos", "oe_size": 64,
+DEFAULTS = {"dataset": "digits", "folder": "", "normal_class": "0", "oe": "photos", "oe_size": 64,
             "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
             "epochs": 10, "device": "auto"}
 ui.url_state(DEFAULTS)
@@ -23,12 +23,13 @@ with st.sidebar:
     st.header("Experiment")
     ds = st.selectbox("Data set (nominal data)", ui.dataset_choices() + ["folder:"], key="dataset",
                       format_func=lambda n: "image folder…" if n == "folder:" else ui.dataset_label(n))
-    if ds == "folder:" or ds.startswith("folder:"):
-        path = st.text_input("Image folder (PATH/<class>/ or PATH/train|test/<class>/)",
-                             value=ds[7:] if len(ds) > 7 else "")
-        ds = f"folder:{path}" if path else None
+    if ds == "folder:":
+        path = st.text_input("Image folder (PATH/<class>/ or PATH/train|test/<class>/)", key="folder")
+        ds = f"folder:{path}" if path.strip() else None
     classes = []
-    if ds:
+    if ds and ui.needs_download(ds):
+        ui.offer_download(ds)
+    elif ds:
         with ui.shown_errors("data set"):
             classes = ui.classes_of(ds)
     if classes:

@@ -33,19 +33,32 @@ def store() -> RunStore:
 
 # ------------------------------------------------------------------ URL state
 
-def url_state(defaults: dict) -> None:
+def url_state(defaults: dict, options: dict | None = None) -> None:
     """Seed widget values (session_state[name]) from the URL once per session.
 
-    defaults: {widget key: default value}; lists are comma-separated in the URL."""
+    defaults: {widget key: default value}; lists are comma-separated in the URL.
+    options: {widget key: the widget's choices}, optional: a URL value is matched to a choice by its
+    text (so '64' finds 64 among [..., 64, 'all']); values that match none are dropped (a list) or
+    fall back to the default, so a stale or edited link never breaks a widget."""
     q = st.query_params
     for k, default in defaults.items():
         if k in st.session_state:
             continue
         if k in q:
             raw = q.get_all(k) if isinstance(default, list) else q.get(k)
-            st.session_state[k] = _cast(raw, default)
+            value = _cast(raw, default)
+            if options and k in options:
+                value = _match(value, default, options[k])
+            st.session_state[k] = value
         else:
             st.session_state[k] = default
+
+
+def _match(value, default, choices):
+    by_text = {str(c): c for c in choices}
+    if isinstance(default, list):
+        return [by_text[str(v)] for v in value if str(v) in by_text]
+    return by_text.get(str(value), default)
 
 
 def _cast(raw, default):
@@ -130,7 +143,27 @@ def test_images(dataset: str) -> np.ndarray:
 
 
 def dataset_choices() -> list[str]:
-    return [n for n in sources.REGISTRY if n not in sources.OE_ONLY]
+    """Nominal data sets, the bundled one first (a value from a stale URL falls back to it)."""
+    names = [n for n in sources.REGISTRY if n not in sources.OE_ONLY]
+    return sorted(names, key=lambda n: sources.REGISTRY[n].origin != "bundled")
+
+
+def needs_download(name: str) -> bool:
+    src = sources.REGISTRY.get(name)
+    return src is not None and src.status() == "needs download"
+
+
+def offer_download(name: str) -> None:
+    """Say that a data set is not here, and download it when the user asks."""
+    src = sources.REGISTRY[name]
+    st.warning(f"**{src.title}** is not on this machine yet (looked in {src.where()}). "
+               f"Download it, or pick the bundled 8x8 digits or an image folder.")
+    if st.button(f"Download {src.title}", key=f"download_{name}"):
+        with st.spinner(f"Downloading {src.title} into {sources.data_root()} …"), \
+                shown_errors("download"):
+            src.ensure()
+            st.success(f"{src.title} is ready.")
+            st.rerun()
 
 
 def oe_choices() -> list[str]:

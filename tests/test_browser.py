@@ -1,0 +1,86 @@
+"""The dashboard in a real browser: headless Chromium driven by Playwright against
+`streamlit run app.py`. Saves a screenshot of the Explore page (DEEPAD_UPDATE_SCREENSHOTS=1 also
+writes it to docs/explore.png for the README)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium for the browser test")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    port = _free_port()
+    env = {**os.environ, "DEEPAD_CACHE": str(tmp_path / "cache"), "DEEPAD_OFFLINE": "1"}
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--server.headless", "true"], cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_explore_page_trains_and_shows_roc(server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        t0 = time.time()
+        page.goto(server)
+        page.get_by_role("button", name="Train", exact=True).click(timeout=60_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2",
+                               timeout=60_000)
+        page.wait_for_selector("text=AUROC", timeout=30_000)
+        first_result = time.time() - t0
+        page.wait_for_timeout(1500)  # let the last elements render
+        body = page.inner_text("body")
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert "Traceback" not in body
+        assert "HSC (AUROC" in page.content() and "BCE (AUROC" in page.content()
+        shot = tmp_path / "explore.png"
+        page.screenshot(path=str(shot), full_page=False)
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
+            shutil.copy(shot, REPO / "docs" / "explore.png")
+        print(f"first result after {first_result:.1f} s; screenshot {shot}")
+        browser.close()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from .errors import DeepadError
+from .methods import info as method_info
 from .store import RunStore
 
 # paper-protocol.md section 9.0: CIFAR-10 one-vs-rest AUROC (%), OE = 80M Tiny Images.
@@ -52,3 +55,230 @@ def class_table(rows: list[dict]) -> dict:
 def find_runs(store: RunStore, **filters) -> list[dict]:
     """Index rows of finished runs matching the filters (None values are ignored)."""
     return store.query(**{k: v for k, v in filters.items() if v is not None})
+
+
+# ------------------------------------------------------------------ one-vs-rest table
+
+DIFF_SUFFIX = " ours − paper"
+PAPER_SUFFIX = " paper"
+
+
+def one_vs_rest_table(rows: list[dict], classes: list[str], methods: list[str],
+                      decimals: int = 1) -> pd.DataFrame:
+    """AUROC in % per nominal class (one row each, named by `classes`) and method (one column each,
+    in the order of `methods`): the mean over seeds, NaN where a cell has no run. A last row 'mean'
+    averages each method over the classes that have runs (of the unrounded cell means).
+
+    rows: dicts with `method`, `normal_class` (index into `classes`) and `auroc` (0..1), e.g. index
+    rows from RunStore.query. Values are rounded to `decimals`, as displayed."""
+    cells = class_table(rows)
+    data = {"nominal class": list(classes) + ["mean"]}
+    for m in methods:
+        per = cells.get(m, {})
+        vals = [100 * per[k][0] if k in per else np.nan for k in range(len(classes))]
+        mean = float(np.nanmean(vals)) if any(np.isfinite(vals)) else np.nan
+        data[m] = vals + [mean]
+    return pd.DataFrame(data).round(decimals)
+
+
+def paper_comparison(table: pd.DataFrame, paper: dict = PAPER_CIFAR10,
+                     paper_mean: dict = PAPER_CIFAR10_MEAN, decimals: int = 1) -> pd.DataFrame:
+    """`table` (from one_vs_rest_table) with, beside each method the paper reports, its published
+    AUROC (%) per class and mean (column '<method> paper') and ours minus the paper's
+    ('<method> ours − paper'). Classes are matched by name; other classes get NaN."""
+    out = table[["nominal class"]].copy()
+    index = {c: i for i, c in enumerate(paper["classes"])}
+    for m in table.columns[1:]:
+        out[m] = table[m]
+        if m not in paper:
+            continue
+        ref = [paper[m][index[c]] if c in index else (paper_mean.get(m, np.nan) if c == "mean" else np.nan)
+               for c in table["nominal class"]]
+        out[m + PAPER_SUFFIX] = ref
+        out[m + DIFF_SUFFIX] = (table[m] - np.asarray(ref, dtype=float)).round(decimals)
+    return out
+
+
+def diff_colour(value: float, limit: float = 10.0) -> str:
+    """CSS background for a difference in AUROC points: white at 0, deepening to red (worse than
+    the paper) or blue (better) at +-`limit` points; empty for NaN."""
+    if value is None or not np.isfinite(value):
+        return ""
+    t = min(abs(value) / limit, 1.0)
+    fade = round(255 * (1 - 0.6 * t))
+    rgb = (255, fade, fade) if value < 0 else (fade, fade, 255)
+    return f"background-color: rgb{rgb}"
+
+
+def styled_table(table: pd.DataFrame, decimals: int = 1, limit: float = 10.0):
+    """A pandas Styler of a table: numbers with `decimals`, empty for NaN, and the difference
+    columns (see paper_comparison) coloured by diff_colour."""
+    num = [c for c in table.columns if c != "nominal class"]
+    styler = table.style.format({c: f"{{:.{decimals}f}}" for c in num}, na_rep="")
+    diffs = [c for c in table.columns if c.endswith(DIFF_SUFFIX)]
+    if diffs:
+        styler = styler.map(lambda v: diff_colour(v, limit), subset=diffs)
+    return styler
+
+
+# ------------------------------------------------------------------ the run browser
+
+RUN_COLUMNS = ["key", "dataset", "normal_class", "method", "oe", "oe_size", "oe_classes",
+               "blur_sigma", "seed", "epochs", "auroc", "auprc", "fpr_at_95_tpr", "train_seconds",
+               "created"]
+
+
+def runs_frame(rows: list[dict], datasets=None, methods=None, key_contains: str = "",
+               columns: list[str] = RUN_COLUMNS) -> pd.DataFrame:
+    """Index rows (RunStore.query) as a table of `columns` (which include key, dataset, method,
+    oe_size, oe_classes and created), one run per row, newest first, keeping those whose data set
+    is in `datasets` and method in `methods` (None or empty: all) and whose key contains
+    `key_contains` (case-insensitive). oe_size/oe_classes: empty = all; created: UTC time."""
+    df = pd.DataFrame(rows, columns=columns)
+    if datasets:
+        df = df[df["dataset"].isin(datasets)]
+    if methods:
+        df = df[df["method"].isin(methods)]
+    if key_contains:
+        df = df[df["key"].str.contains(key_contains.strip(), case=False, regex=False)]
+    for c in ("oe_size", "oe_classes"):
+        df[c] = df[c].astype("Int64")
+    df["created"] = pd.to_datetime(df["created"], unit="s", utc=True).dt.tz_convert(None)
+    return df.sort_values("created", ascending=False).reset_index(drop=True)
+
+
+def _flat(run: dict) -> dict:
+    out = {f"config.{k}": v for k, v in run["config"].items()}
+    out.update({f"metrics.{k}": v for k, v in run["metrics"].items()})
+    return out
+
+
+def run_diff(a: dict, b: dict, names: tuple[str, str] = ("A", "B")) -> pd.DataFrame:
+    """The config and metric fields in which two runs differ, one row each: columns `field` and
+    the two runs' values (as text). a, b: dicts with `config` and `metrics` (e.g. run data)."""
+    fa, fb = _flat(a), _flat(b)
+    fields = [k for k in dict.fromkeys([*fa, *fb]) if fa.get(k) != fb.get(k)]
+
+    def text(v):
+        return "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+    return pd.DataFrame({"field": fields, names[0]: [text(fa.get(k)) for k in fields],
+                         names[1]: [text(fb.get(k)) for k in fields]})
+
+
+def scores_frame(runs: dict) -> pd.DataFrame:
+    """Per-sample test scores of runs ({key: run data with `scores`, `labels`, `classes`}), one row
+    per (run, test image): run_key, test_index, class, label (1 = anomaly), score (higher = more
+    anomalous)."""
+    parts = [pd.DataFrame({"run_key": k, "test_index": np.arange(len(r["scores"])),
+                           "class": r.get("classes", np.full(len(r["scores"]), -1)),
+                           "label (1 = anomaly)": r["labels"], "score": r["scores"]})
+             for k, r in runs.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["run_key", "test_index", "class", "label (1 = anomaly)", "score"])
+
+
+# ------------------------------------------------------------------ curves over a grid of runs
+
+def parse_ints(text: str, what: str = "seeds") -> list[int]:
+    """'1-3, 5' -> [1, 2, 3, 5]: comma-separated integers and inclusive ranges, sorted and unique.
+    Raises DeepadError naming the part it cannot read."""
+    out: set[int] = set()
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
+        try:
+            a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
+        except ValueError:
+            raise DeepadError(f"cannot read '{part}' in the {what}; write numbers and ranges such "
+                              f"as 1-3, 5") from None
+        if b < a or b - a >= 1000:
+            raise DeepadError(f"the range '{part}' in the {what} must go up, by fewer than 1000")
+        out.update(range(a, b + 1))
+    if not out:
+        raise DeepadError(f"give at least one of the {what}, e.g. 1 or 1-3")
+    return sorted(out)
+
+
+def _x_sort(v):
+    return (isinstance(v, str), 0 if isinstance(v, str) else v)
+
+
+def grid_curves(configs: list, rows: list[dict], by: str, series: str = "method") -> list[dict]:
+    """Mean and std of AUROC per (series, by) value over the runs of a grid, counting the runs that
+    are not in the store yet.
+
+    configs: the grid's RunConfigs (seeds and classes pooled per point); rows: store index rows
+    (find_runs), matched to the configs by key. An `oe_size` of None is reported as 'all'.
+    Returns one dict per series value, in first-seen order: `name` (method title for methods),
+    `series`, `x` (sorted, 'all' last), `mean`, `std` (population std; NaN where no run is stored),
+    `n` (runs stored), `total` (runs in the grid), `keys` (stored), `missing` (keys not stored)."""
+    stored = {r["key"]: r["auroc"] for r in rows if r.get("auroc") is not None}
+    pts: dict = {}
+    for c in {c.key: c for c in configs}.values():
+        x = getattr(c, by)
+        x = "all" if x is None and by == "oe_size" else x
+        p = pts.setdefault(getattr(c, series), {}).setdefault(x, {"auroc": [], "keys": [], "missing": []})
+        if c.key in stored:
+            p["auroc"].append(stored[c.key])
+            p["keys"].append(c.key)
+        else:
+            p["missing"].append(c.key)
+    out = []
+    for name, by_x in pts.items():
+        xs = sorted(by_x, key=_x_sort)
+        vals = [np.asarray(by_x[x]["auroc"], dtype=float) for x in xs]
+        out.append({"name": method_info(name).title if series == "method" else str(name),
+                    "series": name, "x": xs,
+                    "mean": [float(v.mean()) if len(v) else float("nan") for v in vals],
+                    "std": [float(v.std()) if len(v) else float("nan") for v in vals],
+                    "n": [len(v) for v in vals],
+                    "total": [len(v) + len(by_x[x]["missing"]) for x, v in zip(xs, vals)],
+                    "keys": [by_x[x]["keys"] for x in xs], "missing": [by_x[x]["missing"] for x in xs]})
+    return out
+
+
+def x_label(v) -> str:
+    return v if isinstance(v, str) else f"{v:g}"
+
+
+def log_axis(series: list[dict]) -> tuple[list[dict], dict]:
+    """Place the series' x values on a log axis: positive values stay, 'all' goes one doubling right
+    of the largest value, 0 one halving left of the smallest (at most 1). Returns copies of the
+    series with numeric `x` and text `label`, and {position: label} for the axis ticks."""
+    values = {x for s in series for x in s["x"]}
+    pos = [float(x) for x in values if not isinstance(x, str) and x > 0]
+    right = 2 * max(pos) if pos else 1.0
+    left = min(pos + [1.0]) / 2
+
+    def place(x):
+        return right if isinstance(x, str) else (left if x <= 0 else float(x))
+
+    out = [{**s, "x": [place(x) for x in s["x"]], "label": [x_label(x) for x in s["x"]]} for s in series]
+    ticks = {place(x): x_label(x) for x in sorted(values, key=_x_sort)}
+    return out, ticks
+
+
+def compare_at(series: list[dict], at: float = 32, ref="all") -> list[dict]:
+    """Per series with a stored mean at `ref` (an x value such as 'all'): the mean at the plotted
+    x nearest to `at` on a log scale. Returns dicts `name`, `x`, `at_mean`, `ref_mean`."""
+    out = []
+    for s in series:
+        have = {x: m for x, m in zip(s["x"], s["mean"]) if np.isfinite(m)}
+        near = [x for x in have if not isinstance(x, str) and x > 0 and x != ref]
+        if ref not in have or not near:
+            continue
+        x = min(near, key=lambda v: (abs(np.log2(v / at)), -v))
+        out.append({"name": s["name"], "x": x, "at_mean": have[x], "ref_mean": have[ref]})
+    return out
+
+
+def points_table(series: list[dict], x_name: str):
+    """One row per plotted point: series, x, mean and std AUROC, runs stored of runs in the grid,
+    and the run keys behind it (stored, and missing), as a pandas DataFrame."""
+    return pd.DataFrame([{"method": s["name"], x_name: x_label(x), "AUROC (mean)": m, "AUROC (std)": sd,
+                          "runs cached": n, "runs in grid": t, "run keys": " ".join(k),
+                          "missing run keys": " ".join(mk)}
+                         for s in series for x, m, sd, n, t, k, mk in
+                         zip(s["x"], s["mean"], s["std"], s["n"], s["total"], s["keys"], s["missing"])])

@@ -40,6 +40,16 @@ def roc_figure(curves: list[dict]) -> go.Figure:
     return fig
 
 
+def loss_figure(history: list[float], name: str = "training loss") -> go.Figure:
+    """The mean training loss per epoch (history[i] is epoch i + 1) as one line."""
+    fig = go.Figure(go.Scatter(x=np.arange(1, len(history) + 1), y=np.asarray(history, dtype=float),
+                               mode="lines+markers", name=name, line=dict(color=color(0), width=2),
+                               hovertemplate="epoch %{x}: loss %{y:.4g}<extra></extra>"))
+    fig.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="mean loss",
+                      height=320, margin=dict(l=50, r=20, t=50, b=50))
+    return fig
+
+
 
 def histogram_figure(runs: list[dict], marks: dict | None = None, bins: int = 40) -> go.Figure:
     """Score histograms, normal vs anomalous test images, one panel per run.
@@ -78,20 +88,33 @@ def curve_figure(series: list[dict], *, x_title: str, log_x: bool = False, title
                  x_labels: dict | None = None, reference: dict | None = None) -> go.Figure:
     """Mean AUROC against a parameter, with +- one standard deviation as a band.
 
-    series: dicts with `name`, `x` (numbers), `mean`, `std`, `n` (runs per point)."""
+    series: dicts with `name`, `x` (numbers), `mean`, `std`, and optionally `n` (runs per point),
+    `total` (runs asked for per point: points with fewer runs are marked "n/total") and `label`
+    (text for each x in the hover). Points whose mean is NaN (no runs) are left out."""
     fig = go.Figure()
     for i, s in enumerate(series):
         x, mean, std = (np.asarray(s[k], dtype=float) for k in ("x", "mean", "std"))
+        n = np.asarray(s.get("n", np.ones_like(x)), dtype=int)
+        total = np.asarray(s.get("total", n), dtype=int)
+        labels = np.asarray(s.get("label", [f"{v:g}" for v in x]), dtype=object)
+        ok = np.isfinite(mean)
+        x, mean, std, n, total, labels = x[ok], mean[ok], std[ok], n[ok], total[ok], labels[ok]
+        std = np.nan_to_num(std)
+        partial = n < total
         c = color(i)
-        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
-                                 y=np.concatenate([mean + std, (mean - std)[::-1]]),
+        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]).tolist(),
+                                 y=np.concatenate([mean + std, (mean - std)[::-1]]).tolist(),
                                  fill="toself", fillcolor=c, opacity=0.15, line=dict(width=0),
                                  hoverinfo="skip", showlegend=False, legendgroup=s["name"]))
-        fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=s["name"],
+        fig.add_trace(go.Scatter(x=x.tolist(), y=mean.tolist(), name=s["name"],
+                                 mode="lines+markers+text" if partial.any() else "lines+markers",
+                                 text=[f"{a}/{b} runs" if p else "" for a, b, p in zip(n, total, partial)],
+                                 textposition="top center", textfont=dict(color=c, size=10),
                                  line=dict(color=c, width=2), legendgroup=s["name"],
-                                 customdata=np.stack([std, s.get("n", np.ones_like(x))], 1),
-                                 hovertemplate="%{x}: AUROC %{y:.3f} ± %{customdata[0]:.3f} "
-                                               "(%{customdata[1]} runs)"))
+                                 customdata=[[float(d), int(a), int(b), str(lab)]
+                                             for d, a, b, lab in zip(std, n, total, labels)],
+                                 hovertemplate="%{customdata[3]}: AUROC %{y:.3f} ± %{customdata[0]:.3f} "
+                                               "(%{customdata[1]} of %{customdata[2]} runs)"))
     for name, y in (reference or {}).items():
         fig.add_hline(y=y, line=dict(color="#888", dash="dot"), annotation_text=name)
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="AUROC (mean ± std)",

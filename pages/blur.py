@@ -1,3 +1,121 @@
+"""Blur: does outlier exposure still help when the OE images lose their fine detail?"""
+
 import streamlit as st
-st.title('blur')
-st.info('coming soon')
+
+from deepad import analysis, make_config, plots
+from deepad.preview import oe_images
+from deepad.report import html_report
+from ui import common as ui
+
+OE_METHODS = [m for m in ui.methods.names() if ui.methods.info(m).oe != "never"]
+BUDGETS = ["quick", "paper", "epochs"]
+DEFAULTS = {"blur_dataset": "digits", "blur_classes": [0], "blur_oe": "photos", "blur_oe_size": 128,
+            "blur_methods": ["hsc", "bce"], "blur_sigmas": list(ui.BLUR_SIGMAS), "blur_seeds": "1",
+            "blur_budget": "quick", "blur_epochs": 10}
+ui.url_state(DEFAULTS, options={"blur_dataset": ui.dataset_choices(), "blur_oe": ui.oe_choices(),
+                                "blur_oe_size": ui.OE_SIZES, "blur_methods": OE_METHODS,
+                                "blur_sigmas": ui.BLUR_SIGMAS, "blur_budget": BUDGETS})
+s = st.session_state
+EXPLAIN = ("Blurring removes the fine detail of the OE images; the paper finds that OE stops helping "
+           "once the fine scales are gone, so it is their multiscale structure that makes a few "
+           "natural images so informative.")
+
+st.title("Blur: what makes a few natural images such good anomalies?")
+st.markdown(EXPLAIN + " Each point is the mean AUROC over the chosen nominal classes and seeds; the "
+            "band is ± one standard deviation.")
+
+with st.sidebar:
+    st.header("Experiment")
+    ds = st.selectbox("Data set (nominal data)", ui.dataset_choices(), key="blur_dataset",
+                      format_func=ui.dataset_label)
+    classes = []
+    with ui.shown_errors("data set"):
+        classes = ui.classes_of(ds)
+    if classes:  # keep only classes this data set has (the URL or another data set may differ)
+        s["blur_classes"] = [k for k in s["blur_classes"] if k in range(len(classes))] or [0]
+        st.multiselect("Nominal classes", list(range(len(classes))), key="blur_classes",
+                       format_func=lambda i: f"{i}: {classes[i]}")
+    st.selectbox("OE data set", ui.oe_choices(), key="blur_oe", format_func=ui.dataset_label,
+                 help=ui.GLOSSARY["OE"])
+    st.select_slider("Number of OE images", ui.OE_SIZES, key="blur_oe_size",
+                     help="the paper's blur runs used 128 on CIFAR-10 and 64 on ImageNet")
+    st.multiselect("Methods (with OE)", OE_METHODS, key="blur_methods", format_func=ui.method_label)
+    st.multiselect("Blur sigmas (pixels)", ui.BLUR_SIGMAS, key="blur_sigmas", help=ui.GLOSSARY["blur"])
+    st.text_input("Seeds", key="blur_seeds", help="e.g. 1, or 1-3, or 1, 4, 7")
+    st.radio("Training budget", BUDGETS, key="blur_budget", horizontal=True,
+             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
+    if s["blur_budget"] == "epochs":
+        st.number_input("Epochs", min_value=1, max_value=1000, key="blur_epochs")
+ui.write_url(list(DEFAULTS))
+
+configs = []
+with ui.shown_errors("settings"):
+    budget = {"preset": "paper" if s["blur_budget"] == "paper" else "quick",
+              "epochs": int(s["blur_epochs"]) if s["blur_budget"] == "epochs" else None}
+    configs = [make_config(dataset=ds, normal_class=k, oe=s["blur_oe"], oe_size=s["blur_oe_size"],
+                           blur_sigma=sigma, method=m, seed=seed, **budget)
+               for m in s["blur_methods"] for sigma in s["blur_sigmas"] for k in s["blur_classes"]
+               for seed in analysis.parse_ints(s["blur_seeds"])]
+if not (s["blur_methods"] and s["blur_sigmas"] and s["blur_classes"]):
+    st.info("Choose at least one class, method and blur sigma in the sidebar.")
+if not configs:
+    st.stop()
+
+
+def stored_rows() -> list[dict]:
+    with ui.shown_errors("run store"):
+        return analysis.find_runs(ui.store(), dataset=configs[0].dataset, oe=configs[0].oe)
+    return []
+
+
+rows = stored_rows()
+have = {r["key"] for r in rows}
+missing = [c for c in configs if c.key not in have]
+if st.button(f"Compute the missing points ({len(missing)} of {len(configs)} runs)", key="blur_compute",
+             type="primary", disabled=not missing, help="train the runs that are not cached yet; "
+             "each finished run is stored at once, so an interruption loses nothing"):
+    ui.get_runs(missing, train=True, labels=[
+        f"{ui.methods.info(c.method).title}, class {c.normal_class}, sigma {c.blur_sigma:g}, "
+        f"seed {c.seed}" for c in missing])
+    rows = stored_rows()
+    have = {r["key"] for r in rows}
+    missing = [c for c in configs if c.key not in have]
+
+series = analysis.grid_curves(configs, rows, by="blur_sigma")
+placed, ticks = analysis.log_axis(series)
+fig = plots.curve_figure(placed, x_title="blur of the OE images, sigma in pixels (log scale)",
+                         log_x=True, x_labels=ticks, title="AUROC against the blur of the OE images")
+table = analysis.points_table(series, "blur sigma")
+
+if len(missing) == len(configs):
+    st.info(f"None of the {len(configs)} runs of this grid is cached yet: press **Compute the "
+            f"missing points** above.")
+else:
+    st.plotly_chart(fig, key="blur_figure")
+    if missing:
+        st.caption(f"{len(missing)} of {len(configs)} runs are not cached yet: points marked 'n/m "
+                   f"runs' show the mean of the n cached runs; press **Compute the missing points**.")
+    st.caption(ui.GLOSSARY["AUROC"].capitalize() + ".")
+
+st.subheader("The same OE images at each blur")
+with ui.shown_errors("OE images"):
+    sigmas = sorted(s["blur_sigmas"])
+    for col, sigma in zip(st.columns(len(sigmas)), sigmas):
+        col.image(plots.image_grid(oe_images(configs[0], k=8, blur_sigma=sigma), cols=4),
+                  caption=f"sigma = {sigma:g}", width="stretch")
+if len(missing) == len(configs):
+    st.stop()
+
+with st.expander("The points behind the figure"):
+    st.dataframe(table, hide_index=True)
+settings = {k: s.get(k) for k in DEFAULTS}
+report = lambda: html_report(  # noqa: E731 - built only when the button is pressed
+    "deepad: AUROC against the blur of the OE images",
+    [("AUROC against the blur of the OE images", fig), ("What it shows", EXPLAIN), ("Points", table)],
+    config={"settings": settings, "runs": {c.key: c.to_dict() for c in configs if c.key in have}},
+    intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
+d1, d2 = st.columns(2)
+d1.download_button("Download report (HTML)", report, file_name="deepad-blur.html",
+                   mime="text/html", on_click="ignore")
+d2.download_button("Points (CSV, with run keys)", table.to_csv(index=False),
+                   file_name="deepad-blur.csv", mime="text/csv", on_click="ignore")

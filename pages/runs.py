@@ -1,3 +1,140 @@
+"""Runs: every trained run in the cache; open one, compare two, export or delete them."""
+
+import json
+from functools import partial
+
 import streamlit as st
-st.title('runs')
-st.info('coming soon')
+
+from deepad import analysis, plots
+from ui import common as ui
+
+DEFAULTS = {"runs_datasets": [], "runs_methods": [], "runs_text": "", "runs_selected": []}
+NUM = st.column_config.NumberColumn
+
+
+def _keep(key: str, options: list) -> None:
+    """Drop choices a widget no longer offers (a deleted run, a stale link) before it is drawn."""
+    if key in st.session_state and any(v not in options for v in st.session_state[key]):
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+
+
+def _picked(table_key: str, visible: list[str]) -> None:
+    """Table row selection -> the selected keys (keeping selected runs the filters hide)."""
+    rows = st.session_state[table_key]["selection"]["rows"]
+    hidden = [k for k in st.session_state["runs_selected"] if k not in visible]
+    st.session_state["runs_selected"] = hidden + [visible[i] for i in rows]
+
+
+def _delete(keys: list[str]) -> None:
+    with ui.shown_errors("delete"):
+        for k in keys:
+            ui.store().delete(k)
+        ui._run_data.clear()
+        ui.detector.clear()
+        st.session_state["runs_selected"] = [k for k in st.session_state["runs_selected"] if k not in keys]
+        st.session_state["runs_confirm"] = False
+        st.session_state["runs_version"] = st.session_state.get("runs_version", 0) + 1  # fresh table
+        st.toast(f"deleted {len(keys)} run(s)")
+
+
+st.title("Runs: everything trained so far")
+st.markdown("Every run in the cache, from this dashboard and from the command line. Select runs "
+            "(tick rows in the table or pick them below) to **open** one, **compare** two, "
+            "**export** or **delete** them.")
+
+rows, failed = [], []
+with ui.shown_errors("run index"):
+    rows, failed = ui.store().query(status="done"), ui.store().query(status="failed")
+everything = analysis.runs_frame(rows)
+keys = list(everything["key"])
+ui.url_state(DEFAULTS, options={"runs_selected": keys})
+for k, opts in (("runs_datasets", sorted(set(everything["dataset"]))),
+                ("runs_methods", sorted(set(everything["method"]))), ("runs_selected", keys)):
+    _keep(k, opts)
+
+with st.sidebar:
+    st.header("Filter runs")
+    st.multiselect("Data sets", sorted(set(everything["dataset"])), key="runs_datasets",
+                   placeholder="all")
+    st.multiselect("Methods", sorted(set(everything["method"])), key="runs_methods",
+                   placeholder="all")
+    st.text_input("Run key contains", key="runs_text")
+ui.write_url(list(DEFAULTS))
+
+s = st.session_state
+if not rows:
+    st.info("No runs yet: train some on the other pages or with `python -m deepad run ...`.")
+else:
+    shown = analysis.runs_frame(rows, s["runs_datasets"], s["runs_methods"], s["runs_text"])
+    table_key = f"runs_table_{s.get('runs_version', 0)}"
+    st.caption(f"{len(shown)} of {len(rows)} runs; click a column header to sort.")
+    st.dataframe(shown, hide_index=True, width="stretch", key=table_key,
+                 on_select=partial(_picked, table_key, list(shown["key"])), selection_mode="multi-row",
+                 column_config={"auroc": NUM("AUROC", format="%.4f", help=ui.GLOSSARY["AUROC"]),
+                                "auprc": NUM("AUPRC", format="%.4f", help=ui.GLOSSARY["AUPRC"]),
+                                "fpr_at_95_tpr": NUM("FPR at 95% TPR", format="%.4f",
+                                                     help=ui.GLOSSARY["FPR at 95% TPR"]),
+                                "train_seconds": NUM("training time (s)", format="%.1f"),
+                                "oe_size": NUM(help="empty: all images of the OE set"),
+                                "oe_classes": NUM(help="empty: all classes of the OE set")})
+    label = {r["key"]: f"{r['key']} · {r['method']} · {r['dataset']} class {r['normal_class']}"
+             for r in rows}
+    st.multiselect("Selected runs", keys, key="runs_selected", format_func=label.get)
+
+sel = s.get("runs_selected", [])
+runs = {}
+for k in sel:
+    with ui.shown_errors(f"run {k}"):
+        if (data := ui.run_data(k)) is not None:
+            runs[k] = data
+
+if len(runs) == 1:
+    (key, r), = runs.items()
+    st.subheader(f"Run {key}: {ui.method_label(r['config']['method'])}")
+    m = r["metrics"]
+    c = st.columns(4)
+    c[0].metric("AUROC", f"{m['auroc']:.4f}", help=ui.GLOSSARY["AUROC"])
+    c[1].metric("AUPRC", f"{m['auprc']:.4f}", help=ui.GLOSSARY["AUPRC"])
+    c[2].metric("FPR at 95% TPR", f"{m['fpr_at_95_tpr']:.4f}", help=ui.GLOSSARY["FPR at 95% TPR"])
+    c[3].metric("training time", f"{m['train_seconds']:.1f} s")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.roc_figure([{"name": r["config"]["method"], "labels": r["labels"],
+                                         "scores": r["scores"]}]), width="stretch")
+    right.plotly_chart(plots.loss_figure(r["history"]), width="stretch")
+    left.markdown("**Configuration**")
+    left.json(r["config"])
+    right.markdown("**Metrics**")
+    right.json(m, expanded=False)
+elif len(runs) == 2:
+    (ka, a), (kb, b) = runs.items()
+    st.subheader(f"Compare {ka} and {kb}")
+    left, right = st.columns(2)
+    left.plotly_chart(plots.roc_figure([{"name": f"{k} {r['config']['method']}", "labels": r["labels"],
+                                         "scores": r["scores"]} for k, r in runs.items()]),
+                      width="stretch")
+    right.markdown("**Where they differ** (config and metrics)")
+    right.dataframe(analysis.run_diff(a, b, names=(ka, kb)), hide_index=True,
+                    width="stretch")
+elif len(runs) > 2:
+    st.info("Select one run to open it or two to compare them; export and delete work on all.")
+
+if runs:
+    st.subheader(f"Export or delete the {len(runs)} selected run(s)")
+    d1, d2 = st.columns(2)
+    d1.download_button("Per-sample scores (CSV)", analysis.scores_frame(runs).to_csv(index=False),
+                       file_name="deepad-scores.csv", mime="text/csv")
+    d2.download_button("Config and metrics (JSON)",
+                       json.dumps({k: {"config": r["config"], "metrics": r["metrics"]}
+                                   for k, r in runs.items()}, indent=1, default=str),
+                       file_name="deepad-runs.json", mime="application/json")
+    confirm = st.checkbox(f"Yes, delete {len(runs)} run(s) for good (they retrain when asked for "
+                          f"again)", key="runs_confirm")
+    st.button("Delete", disabled=not confirm, on_click=_delete, args=(list(runs),))
+
+if failed:
+    st.subheader(f"Failed runs ({len(failed)})")
+    st.caption("Asking for one of these again retries it.")
+    st.dataframe(analysis.runs_frame(failed, columns=["key", "dataset", "normal_class", "method",
+                                                      "oe", "oe_size", "oe_classes", "seed",
+                                                      "epochs", "error", "created"]),
+                 hide_index=True, width="stretch")

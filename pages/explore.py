@@ -156,14 +156,21 @@ for tab, (k, r) in zip(tabs, runs.items()):
                 c.caption("this method trains without OE")
 
 # ------------------------------------------------------------------ downloads
-scores_csv = pd.concat([pd.DataFrame({"method": names[k], "run_key": k,
-                                      "test_index": np.arange(len(r["scores"])),
-                                      "label (1 = anomaly)": r["labels"], "score": r["scores"]})
-                        for k, r in runs.items()]).to_csv(index=False)
-report = html_report(
-    "deepad: explore", [("ROC curves", roc), ("Score histograms", hist), ("Metrics", table)],
-    config={"settings": {k: s.get(k) for k in DEFAULTS}, "runs": {k: r["config"] for k, r in runs.items()}},
-    intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
+def scores_csv():
+    return pd.concat([pd.DataFrame({"method": names[k], "run_key": k,
+                                    "test_index": np.arange(len(r["scores"])),
+                                    "label (1 = anomaly)": r["labels"], "score": r["scores"]})
+                      for k, r in runs.items()]).to_csv(index=False)
+
+
+def report():  # built only when the button is pressed (plotly.js makes it ~5 MB)
+    return html_report(
+        "deepad: explore", [("ROC curves", roc), ("Score histograms", hist), ("Metrics", table)],
+        config={"settings": {k: s.get(k) for k in DEFAULTS},
+                "runs": {k: r["config"] for k, r in runs.items()}},
+        intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
+
+
 d1, d2, d3 = st.columns(3)
 d1.download_button("Download report (HTML)", report, file_name="deepad-explore.html", mime="text/html")
 d2.download_button("Metrics (CSV)", table.to_csv(index=False), file_name="deepad-metrics.csv",

@@ -87,9 +87,10 @@ if s["tab_dataset"] == "cifar10":
                "the quick budget.")
 
 settings = {k[4:]: s.get(k) for k in DEFAULTS}
-report = html_report("deepad: one-vs-rest table", [("AUROC (%) per nominal class", shown)],
-                     config={"settings": settings, "runs": [c.key for c in configs if c.key in runs]},
-                     intro=ui.GLOSSARY["AUROC"].capitalize() + "; the table shows it in %.")
+report = lambda: html_report(  # noqa: E731 - built only when the button is pressed
+    "deepad: one-vs-rest table", [("AUROC (%) per nominal class", shown)],
+    config={"settings": settings, "runs": [c.key for c in configs if c.key in runs]},
+    intro=ui.GLOSSARY["AUROC"].capitalize() + "; the table shows it in %.")
 d1, d2 = st.columns(2)
 d1.download_button("Download report (HTML)", report, file_name="deepad-table.html", mime="text/html")
 d2.download_button("Table (CSV)", shown.to_csv(index=False), file_name="deepad-table.csv",

@@ -170,6 +170,17 @@ class ArrayCache:
         except (OSError, ValueError, KeyError):
             return None
 
+    def lock(self, key: str):
+        """A cross-process lock for decoding `key` once (a no-op if the folder is read-only)."""
+        from contextlib import nullcontext
+
+        from filelock import FileLock
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return FileLock(str(self.root / f"{key}.lock"))
+        except OSError:
+            return nullcontext()
+
     def save(self, key: str, array: np.ndarray, info: dict) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -542,8 +542,15 @@ class FolderSource(Source):
             hit = cache.load(key)
             if hit is not None:
                 arr, info = hit
-                ok = np.asarray(info["ok"], bool)
-                return torch.from_numpy(arr), ok
+                return torch.from_numpy(arr), np.asarray(info["ok"], bool)
+            with cache.lock(key):  # parallel workers decode a folder once
+                hit = cache.load(key)
+                if hit is not None:
+                    arr, info = hit
+                    return torch.from_numpy(arr), np.asarray(info["ok"], bool)
+                return decode_now()
+
+        def decode_now():
             _log(f"decoding {len(paths)} images in {self.path} (once; cached afterwards) ...")
             images, ok, bad = decode_many(paths, shape[0], shape[1])
             if bad:

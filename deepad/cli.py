@@ -183,6 +183,7 @@ def _sweep_parser(sub):
     p.add_argument("--workers", default=None, help="local worker processes (default: GPUs, or 1)")
     p.add_argument("--address", default=None, help="Ray cluster: auto or HOST:PORT (default: local)")
     p.add_argument("--dry-run", action="store_true", help="print the grid size and what is cached")
+    p.add_argument("--from-file", default=None, help=argparse.SUPPRESS)  # background sweeps
     p.add_argument("--by-class", action="store_true", help="summary per nominal class too")
     p.add_argument("--format", default="markdown", choices=["markdown", "csv"])
     return p
@@ -249,7 +250,11 @@ def cmd_sweep(a) -> int:
         print("\nFlags given with --preset override its values (e.g. --oe folder:PATH, --seed 1-2).")
         return 0
     notes = []
-    configs = _sweep_grid(a).configs(notes)
+    if a.from_file:
+        from .sweep import configs_from_file
+        configs = configs_from_file(a.from_file)
+    else:
+        configs = _sweep_grid(a).configs(notes)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     store = RunStore()

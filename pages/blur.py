@@ -80,6 +80,7 @@ if st.button(f"Compute the missing points ({len(missing)} of {len(configs)} runs
     rows = stored_rows()
     have = {r["key"] for r in rows}
     missing = [c for c in configs if c.key not in have]
+ui.background_controls([c for c in configs if c.key not in {r["key"] for r in rows}], key="blur_background")
 
 series = analysis.grid_curves(configs, rows, by="blur_sigma")
 placed, ticks = analysis.log_axis(series)

@@ -76,6 +76,7 @@ if st.button(f"Compute the missing points ({len(missing)} of {len(configs)} runs
     rows = stored_rows()
     have = {r["key"] for r in rows}
     missing = [c for c in configs if c.key not in have]
+ui.background_controls(missing, key="oes_background")
 
 series = analysis.grid_curves(configs, rows, by="oe_size")
 placed, ticks = analysis.log_axis(series)

@@ -69,6 +69,7 @@ if missing and status.button("Compute missing cells", type="primary",
                                   "soon as it is done, so stopping loses nothing"):
     runs.update(ui.get_runs([c for c, _ in missing], train=True, labels=[lab for _, lab in missing]))
     missing = [(c, lab) for c, lab in missing if c.key not in runs]
+ui.background_controls([c for c, _ in missing], key="tab_background")
 if missing:
     status.info(f"{len(missing)} of {len(configs)} cells missing (class × method × seed); empty "
                 f"cells have no run yet, and the mean row averages the classes that have one.")

@@ -154,3 +154,37 @@ def test_summarize_groups():
     s = summarize(rows, by=["method", "oe_size"])
     assert s[0] == {"method": "a", "oe_size": None, "auroc_mean": 0.6, "auroc_std": pytest.approx(0.1),
                     "runs": 2}
+
+
+@pytest.mark.slow
+def test_background_sweep_keeps_going_and_reports_progress():
+    from deepad.sweep import background_jobs, start_background
+    cfgs = Grid(dataset="digits", oe="photos", normal_class=[0, 1], method=["hsc"],
+                oe_size=[16], epochs=5).configs()
+    job = start_background(cfgs)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        jobs = {j["id"]: j for j in background_jobs()}
+        if not jobs[job]["running"]:
+            break
+        time.sleep(0.5)
+    j = {j["id"]: j for j in background_jobs()}[job]
+    assert (j["done"], j["total"], j["failed"], j["running"]) == (2, 2, 0, False)
+    assert all(RunStore().get(c.key) is not None for c in cfgs)
+
+
+def test_pages_start_background_sweeps():
+    from streamlit.testing.v1 import AppTest
+    from deepad.sweep import background_jobs
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["methods"] = "deep-svdd"
+    at.run()
+    at.switch_page("pages/table.py").run()
+    assert not at.exception
+    at.button(key="tab_background").click().run()
+    assert not at.exception
+    jobs = background_jobs()
+    assert len(jobs) == 1 and jobs[0]["total"] == 40  # 10 classes x 4 methods, seed 1
+    # stop it: the test only checks that the page starts it
+    pid = int((Path(os.environ["DEEPAD_CACHE"]) / "sweeps" / f"{jobs[0]['id']}.pid").read_text())
+    os.killpg(pid, signal.SIGKILL)

@@ -240,3 +240,34 @@ def get_runs(configs: list, *, train: bool, labels: list[str] | None = None) -> 
 
 def device_choice() -> str:
     return st.session_state.get("device", "auto")
+
+
+# ------------------------------------------------------------------ background sweeps
+
+def background_controls(missing: list, *, key: str) -> None:
+    """A button that trains the missing configs in a background sweep (it keeps running when the
+    user leaves the page), and the progress of the background sweeps, refreshed every 2 s."""
+    from deepad.sweep import start_background
+    if missing and st.button(f"Run the {len(missing)} missing runs in the background", key=key,
+                             help="a separate process trains them; leave the page if you like, "
+                                  "results appear here as they are stored"):
+        with shown_errors("background sweep"):
+            start_background(missing, device=device_choice())
+    from deepad.sweep import background_jobs
+    if background_jobs(store()):
+        show_background_jobs()
+
+
+@st.fragment(run_every=2)
+def show_background_jobs() -> None:
+    from deepad.sweep import background_jobs
+    jobs = [j for j in background_jobs(store()) if j["running"] or time.time() - (j["started"] or 0) < 600]
+    done = sum(j["done"] for j in jobs)
+    if done != st.session_state.setdefault("_bg_done", done):
+        st.session_state["_bg_done"] = done
+        st.rerun()  # new results stored: redraw the whole page
+    for j in jobs[:3]:
+        state = "running" if j["running"] else "finished"
+        failed = f", {j['failed']} failed" if j["failed"] else ""
+        st.progress(j["done"] / max(1, j["total"]),
+                    text=f"background sweep {j['id']}: {j['done']} of {j['total']} runs stored{failed} ({state})")

@@ -62,25 +62,9 @@ if not configs:
     st.stop()
 
 
-def stored_rows() -> list[dict]:
-    with ui.shown_errors("run store"):
-        return analysis.find_runs(ui.store(), dataset=configs[0].dataset, oe=configs[0].oe)
-    return []
-
-
-rows = stored_rows()
-have = {r["key"] for r in rows}
-missing = [c for c in configs if c.key not in have]
-if st.button(f"Compute the missing points ({len(missing)} of {len(configs)} runs)", key="blur_compute",
-             type="primary", disabled=not missing, help="train the runs that are not cached yet; "
-             "each finished run is stored at once, so an interruption loses nothing"):
-    ui.get_runs(missing, train=True, labels=[
-        f"{ui.methods.info(c.method).title}, class {c.normal_class}, sigma {c.blur_sigma:g}, "
-        f"seed {c.seed}" for c in missing])
-    rows = stored_rows()
-    have = {r["key"] for r in rows}
-    missing = [c for c in configs if c.key not in have]
-ui.background_controls([c for c in configs if c.key not in {r["key"] for r in rows}], key="blur_background")
+rows = ui.grid_rows(configs, key="blur", label=lambda c: (
+    f"{ui.methods.info(c.method).title}, class {c.normal_class}, sigma {c.blur_sigma:g}, seed {c.seed}"))
+missing = [c for c in configs if c.key not in {r["key"] for r in rows}]
 
 series = analysis.grid_curves(configs, rows, by="blur_sigma")
 placed, ticks = analysis.log_axis(series)
@@ -113,7 +97,7 @@ settings = {k: s.get(k) for k in DEFAULTS}
 report = lambda: html_report(  # noqa: E731 - built only when the button is pressed
     "deepad: AUROC against the blur of the OE images",
     [("AUROC against the blur of the OE images", fig), ("What it shows", EXPLAIN), ("Points", table)],
-    config={"settings": settings, "runs": {c.key: c.to_dict() for c in configs if c.key in have}},
+    config={"settings": settings, "runs": {c.key: c.to_dict() for c in configs if c.key not in set(m.key for m in missing)}},
     intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
 d1, d2 = st.columns(2)
 d1.download_button("Download report (HTML)", report, file_name="deepad-blur.html",

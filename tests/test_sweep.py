@@ -1,6 +1,5 @@
 """Sweeps: grids, the local and Ray executors, resuming after SIGKILL, failures, summaries."""
 
-import json
 import os
 import signal
 import subprocess

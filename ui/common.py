@@ -271,3 +271,26 @@ def show_background_jobs() -> None:
         failed = f", {j['failed']} failed" if j["failed"] else ""
         st.progress(j["done"] / max(1, j["total"]),
                     text=f"background sweep {j['id']}: {j['done']} of {j['total']} runs stored{failed} ({state})")
+
+
+def grid_rows(configs: list, *, key: str, label) -> list[dict]:
+    """Index rows of the stored runs of a grid (read from the index, not the artifacts, so large
+    grids draw fast), with a button that trains the missing runs here and one that starts them in
+    a background sweep. `label(cfg)` names a run on its progress bar."""
+    from deepad.analysis import find_runs
+
+    def stored():
+        with shown_errors("run store"):
+            return find_runs(store(), dataset=configs[0].dataset, oe=configs[0].oe)
+        return []
+    rows = stored()
+    missing = [c for c in configs if c.key not in {r["key"] for r in rows}]
+    if st.button(f"Compute the missing points ({len(missing)} of {len(configs)} runs)",
+                 key=f"{key}_compute", type="primary", disabled=not missing,
+                 help="train the runs that are not cached yet; each finished run is stored at "
+                      "once, so an interruption loses nothing"):
+        get_runs(missing, train=True, labels=[label(c) for c in missing])
+        rows = stored()
+        missing = [c for c in configs if c.key not in {r["key"] for r in rows}]
+    background_controls(missing, key=f"{key}_background")
+    return rows

@@ -8,7 +8,6 @@ added by the methods that need them.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from .lenet import MLP, LeNet, SmallNet

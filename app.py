@@ -7,6 +7,7 @@ st.set_page_config(page_title="deepad: anomaly detection with outlier exposure",
 
 pages = [
     st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="explore"),
+    st.Page("pages/ideas.py", title="The idea in 2-D", icon="💡", url_path="ideas"),
     st.Page("pages/oe_samples.py", title="OE samples", icon="📈", url_path="oe-samples"),
     st.Page("pages/blur.py", title="Blur", icon="🌫️", url_path="blur"),
     st.Page("pages/table.py", title="One-vs-rest table", icon="📋", url_path="table"),

@@ -145,3 +145,74 @@ def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, scale: int | Non
         out[pad + r * (h + pad):pad + r * (h + pad) + h,
             pad + k * (w + pad):pad + k * (w + pad) + w] = x[i].transpose(1, 2, 0)
     return out
+
+
+TOY_TITLES = {"deep-svdd": "Deep SVDD (unsupervised)", "hsc": "HSC (unsupervised with OE)",
+              "bce": "BCE (supervised with OE)"}
+
+
+def _toy_points(fig, result, row, col, legend):
+    for pts, name, sym, c in ((result.nominal, "nominal (training)", "circle", "#1f77b4"),
+                              (result.oe, "OE: example anomalies", "x", "#d62728"),
+                              (result.test_anomalies, "test anomalies (unseen kind)", "diamond-open", "#111111")):
+        if len(pts):
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name,
+                                     legendgroup=name, showlegend=legend,
+                                     marker=dict(symbol=sym, color=c, size=5 if sym == "circle" else 7)),
+                          row=row, col=col)
+
+
+def toy_figure(result) -> go.Figure:
+    """One panel per method: the anomaly-score landscape over the plane (darker = more normal),
+    its decision boundary at the chosen false-positive rate, and the points."""
+    methods = list(result.fits)
+    fig = make_subplots(rows=1, cols=len(methods), horizontal_spacing=0.04,
+                        subplot_titles=[TOY_TITLES.get(m, m) for m in methods])
+    for j, m in enumerate(methods, start=1):
+        f = result.fits[m]
+        if f is None:
+            fig.add_annotation(text="needs at least one OE point", showarrow=False,
+                               xref=f"x{j if j > 1 else ''} domain", yref=f"y{j if j > 1 else ''} domain",
+                               x=0.5, y=0.5)
+        else:
+            # rank-transform so every method's landscape uses the whole colour range
+            ranks = np.argsort(np.argsort(f.scores.ravel())).reshape(f.scores.shape) / f.scores.size
+            fig.add_trace(go.Contour(x=f.grid_x, y=f.grid_y, z=ranks, colorscale="Blues_r",
+                                     showscale=False, ncontours=14, line_width=0, opacity=0.85,
+                                     hoverinfo="skip", name=f"{m} score"), row=1, col=j)
+            fig.add_trace(go.Contour(x=f.grid_x, y=f.grid_y, z=f.scores, showscale=False,
+                                     contours=dict(coloring="none", start=f.threshold,
+                                                   end=f.threshold, size=1),
+                                     line=dict(color="#ff7f0e", width=3), hoverinfo="skip",
+                                     name=f"{m} boundary", showlegend=False), row=1, col=j)
+            fig.layout.annotations[j - 1].text += f"<br><sub>test AUROC {f.auroc:.3f}</sub>"
+        _toy_points(fig, result, 1, j, legend=(j == 1))
+    fig.update_xaxes(range=[-4, 4], showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[-4, 4], showgrid=False, zeroline=False, scaleanchor="x")
+    fig.update_layout(height=430, margin=dict(l=20, r=20, t=50, b=20),
+                      legend=dict(orientation="h", y=-0.05))
+    return fig
+
+
+def hsc_output_figure(result) -> go.Figure:
+    """HSC's output space: z = phi(x) of each point, and the boundary circle ||z|| = r."""
+    from .toy import hsc_radius
+    f = result.fits.get("hsc")
+    fig = go.Figure()
+    if f is None:
+        return fig
+    colours = {"nominal": "#1f77b4", "oe": "#d62728", "test anomalies": "#111111"}
+    for name, z in f.outputs.items():
+        fig.add_trace(go.Scatter(x=z[:, 0], y=z[:, 1], mode="markers", name=name,
+                                 marker=dict(color=colours[name], size=5,
+                                             symbol={"oe": "x", "test anomalies": "diamond-open"}.get(name, "circle"))))
+    r = hsc_radius(f.threshold)
+    t = np.linspace(0, 2 * np.pi, 200)
+    fig.add_trace(go.Scatter(x=r * np.cos(t), y=r * np.sin(t), mode="lines", name="boundary",
+                             line=dict(color="#ff7f0e", width=3)))
+    lim = 3 * r  # OE points far out are clipped at the edge: the circle is the point
+    fig.update_xaxes(range=[-lim, lim], title="z₁")
+    fig.update_yaxes(range=[-lim, lim], title="z₂", scaleanchor="x")
+    fig.update_layout(height=430, title="HSC: the network's output z = φ(x); anomaly score grows with ‖z‖",
+                      margin=dict(l=40, r=20, t=60, b=40))
+    return fig

@@ -44,14 +44,26 @@ class Cancelled(Exception):
 
 
 def _as_images(x, name: str) -> torch.Tensor:
+    """uint8 images (N, C, H, W) / (N, H, W), or float feature vectors (N, D) (e.g. 2-D toy data)."""
     t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    if t.ndim == 2 and t.is_floating_point():
+        return t.float()
     if t.ndim == 3:
         t = t[:, None]
     if t.ndim != 4:
-        raise DeepadError(f"{name} must be images of shape (N, C, H, W) or (N, H, W), got {tuple(t.shape)}")
+        raise DeepadError(f"{name} must be images of shape (N, C, H, W) or (N, H, W), or float "
+                          f"features (N, D); got {tuple(t.shape)}")
     if t.dtype != torch.uint8:
         raise DeepadError(f"{name} must be uint8 pixels 0..255, got {t.dtype}")
     return t
+
+
+def _train_view(x, prep, g, blur_sigma=0.0):
+    return x if x.is_floating_point() else train_view(x, prep, g, blur_sigma)
+
+
+def _eval_view(x, prep):
+    return x if x.is_floating_point() else eval_view(x, prep)
 
 
 class Detector:
@@ -86,7 +98,7 @@ class Detector:
             outliers = None
         if outliers is not None and not hasattr(outliers, "take"):
             outliers = _as_images(outliers, "outliers")
-            if outliers.shape[1:] != nominal.shape[1:]:
+            if outliers.shape[1:] != nominal.shape[1:] or outliers.dtype != nominal.dtype:
                 raise DeepadError(f"outliers have shape {tuple(outliers.shape[1:])}, nominal images "
                                   f"{tuple(nominal.shape[1:])}; conform them first")
         if outliers is not None and len(outliers) == 0:
@@ -115,7 +127,7 @@ class Detector:
         steps = max(1, n // nb)
         total = steps * self.epochs
 
-        method.prepare(model, (self._to_input(eval_view(nom[i:i + 512], prep), use_cl)
+        method.prepare(model, (self._to_input(_eval_view(nom[i:i + 512], prep), use_cl)
                                for i in range(0, n, 512)))
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(self.milestones), gamma=0.1)
@@ -135,12 +147,12 @@ class Detector:
                 offset = int(rng.integers(m))
             loss_sum = torch.zeros((), device=dev)
             for s in range(steps):
-                x = train_view(nom[perm[s * nb:(s + 1) * nb]], prep, g)
+                x = _train_view(nom[perm[s * nb:(s + 1) * nb]], prep, g)
                 if outliers is not None:
                     pos = oe_perm[(offset + s * nb + np.arange(nb)) % m]
                     xo = (oe_on_dev[torch.from_numpy(pos).to(dev)] if oe_on_dev is not None
                           else outliers.take(pos).to(dev))
-                    x = torch.cat([x, train_view(xo, prep, g, self.blur_sigma)])
+                    x = torch.cat([x, _train_view(xo, prep, g, self.blur_sigma)])
                 x = self._to_input(x, use_cl)
                 with autocast:
                     loss = method.loss(model, x, y)
@@ -189,10 +201,10 @@ class Detector:
             raise DeepadError(f"images have shape {tuple(images.shape[1:])}, the detector was "
                               f"trained on {self.shape_}")
         self.model_.eval()
-        use_cl = self.channels_last and self.device_.type != "mps"
+        use_cl = self.channels_last and self.device_.type != "mps" and len(self.shape_) == 3
         out = []
         for i in range(0, len(images), batch_size):
-            x = self._to_input(eval_view(images[i:i + batch_size].to(self.device_), self.prep_), use_cl)
+            x = self._to_input(_eval_view(images[i:i + batch_size].to(self.device_), self.prep_), use_cl)
             out.append(self.method_.score(self.model_, x).cpu())
         return torch.cat(out).numpy().astype(np.float64)
 

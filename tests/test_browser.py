@@ -84,3 +84,26 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
             shutil.copy(shot, REPO / "docs" / "explore.png")
         print(f"first result after {first_result:.1f} s; screenshot {shot}")
         browser.close()
+
+
+def test_ideas_page_draws_the_boundaries(server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(server)
+        page.get_by_text("The idea in 2-D").first.click(timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2",
+                               timeout=120_000)
+        page.wait_for_selector("text=Decision boundaries", timeout=30_000)
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert "Traceback" not in page.inner_text("body")
+        shot = tmp_path / "ideas.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
+            shutil.copy(shot, REPO / "docs" / "ideas.png")
+        browser.close()

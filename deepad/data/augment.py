@@ -45,7 +45,9 @@ class Preprocessing:
     pad: int = 0
     crop: int | None = None
 
-    def input_shape(self, stored: tuple[int, int, int]) -> tuple[int, int, int]:
+    def input_shape(self, stored: tuple) -> tuple:
+        if len(stored) != 3:  # feature vectors pass through unchanged
+            return tuple(stored)
         c, h, w = stored
         return (c, self.crop, self.crop) if self.crop else (c, h, w)
 

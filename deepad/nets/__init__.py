@@ -19,11 +19,11 @@ def backbone(shape: tuple[int, int, int], *, svdd: bool = False) -> nn.Module:
     svdd=True gives the bias-free LeNets of the Deep SVDD paper (no hidden 512/64 layer,
     rep_dim 128 / 32, BN without affine) that rule out the trivial constant solution.
     """
+    if len(shape) == 1:  # feature vectors (2-D toy data): an MLP with a 2-D output to look at
+        return MLP(in_features=shape[0], hidden=64, rep_dim=2, bias=not svdd)
     c, h, w = shape
     if h != w:
         raise ValueError(f"square images expected, got {h}x{w}")
-    if len(shape) == 1:  # pragma: no cover
-        raise ValueError("images expected")
     if h <= 16:
         return SmallNet(in_channels=c, size=h, rep_dim=32, bias=not svdd)
     if h == 28:

@@ -99,11 +99,14 @@ class SmallNet(nn.Module):
 
 
 class MLP(nn.Module):
-    """A small MLP for 2-D toy data (the paper's Figure-1 picture): Linear -> BN -> ELU -> Linear."""
+    """A small MLP for 2-D toy data (the paper's Figure-1 picture): two (Linear -> BN -> ELU)
+    blocks and a Linear to `rep_dim` (2, so the output space can be drawn)."""
 
     def __init__(self, *, in_features: int = 2, hidden: int = 256, rep_dim: int = 2, bias: bool = True):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(in_features, hidden, bias=bias),
+                                 nn.BatchNorm1d(hidden, affine=bias), nn.ELU(),
+                                 nn.Linear(hidden, hidden, bias=bias),
                                  nn.BatchNorm1d(hidden, affine=bias), nn.ELU(),
                                  nn.Linear(hidden, rep_dim, bias=bias))
         self.rep_dim = rep_dim

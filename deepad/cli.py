@@ -100,7 +100,7 @@ def cmd_run(a) -> int:
     res = get_or_train(cfg, device=a.device, callbacks=[_Progress(f"{cfg.method} {cfg.key}")])
     out = res.to_json()
     if a.json:
-        print(json.dumps(out), file=sys.__stdout__, flush=True)
+        print(json.dumps(out), file=_STDOUT[0], flush=True)
         return 0
     mt = res.metrics
     how = ("from the cache" if res.cached else
@@ -129,7 +129,7 @@ def cmd_datasets(a) -> int:
                      "n_classes": len(classes), "classes": classes,
                      "where": str(src.where()) if src.where() else None, "note": src.note})
     if a.json:
-        print(json.dumps(rows), file=sys.__stdout__)
+        print(json.dumps(rows), file=_STDOUT[0])
         return 0
     print(f"{'name':<16}{'status':<16}{'role':<15}classes")
     for r in rows:
@@ -149,7 +149,7 @@ def cmd_datasets(a) -> int:
 def cmd_methods(a) -> int:
     rows = [vars(methods.info(n)) for n in methods.names()]
     if a.json:
-        print(json.dumps(rows), file=sys.__stdout__)
+        print(json.dumps(rows), file=_STDOUT[0])
         return 0
     for r in rows:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
@@ -332,12 +332,128 @@ def cmd_table(a) -> int:
     return 0
 
 
+def _score_parsers(sub):
+    p = sub.add_parser("score", help="score image files or folders with a stored model",
+                       description="Score images with a stored run's model (preprocessed as in its "
+                                   "training) and flag those above the run's threshold at 95% TPR.")
+    p.add_argument("--run", required=True, help="run key (see `python -m deepad runs`)")
+    p.add_argument("paths", nargs="+", help="image files or folders")
+    p.add_argument("--out", default=None, help="write the CSV here instead of stdout")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of CSV")
+    p.add_argument("--heatmaps", default=None, help="write a heatmap PNG per image into this folder")
+    p = sub.add_parser("runs", help="list stored runs with their keys and configs")
+    for f in ("dataset", "method", "oe"):
+        p.add_argument(f"--{f}", default=None, help=f"only runs with this {f}")
+    p.add_argument("--normal-class", default=None)
+    p.add_argument("--seed", default=None)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("export", help="write a stored model with its preprocessing folded in")
+    p.add_argument("--run", required=True, help="run key (see `python -m deepad runs`)")
+    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"])
+    p.add_argument("--out", required=True, help="output file")
+
+
+def cmd_score(a) -> int:
+    import csv
+    import io
+    from .inference import heatmap, heatmap_png, load_run, note, score_paths
+    run, det = load_run(a.run)
+    res = score_paths(run, det, a.paths)
+    for path, why in res.skipped:
+        print(f"warning: skipped {path}: {why}", file=sys.stderr)
+    if res.converted:
+        c, h, w = res.images.shape[1:]
+        note(f"{res.converted} image(s) were resized or converted to the model's {c}x{h}x{w}")
+    if a.heatmaps:
+        from pathlib import Path
+        d = Path(a.heatmaps)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DeepadError(f"cannot create {d} ({e.strerror}); choose a writable folder") from None
+        for i, row in enumerate(res.rows):
+            name = f"{i:05d}-{Path(row['path']).stem}.png"
+            heatmap_png(res.images[i], heatmap(det, res.images[i]), d / name)
+            row["heatmap"] = str(d / name)
+    if a.json:
+        out = json.dumps({"run_key": run.key, "config": run.config.to_dict(), "rows": res.rows,
+                          "skipped": [{"path": p, "reason": r} for p, r in res.skipped]})
+    else:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(res.rows[0]))
+        w.writeheader()
+        w.writerows(res.rows)
+        out = buf.getvalue().rstrip("\n")
+    if a.out:
+        try:
+            with open(a.out, "w") as f:
+                f.write(out + "\n")
+        except OSError as e:
+            raise DeepadError(f"cannot write {a.out} ({e.strerror}); choose a writable path") from None
+        print(f"wrote {len(res.rows)} rows to {a.out}", file=sys.stderr)
+    else:
+        print(out, file=_STDOUT[0])
+    return 0
+
+
+def cmd_runs(a) -> int:
+    from .data.sources import canonical_name
+    from .store import RunStore
+    filters = {}
+    if a.dataset:
+        filters["dataset"] = canonical_name(a.dataset)
+    if a.oe:
+        filters["oe"] = a.oe if a.oe == "none" else canonical_name(a.oe)
+    if a.method:
+        filters["method"] = a.method
+    for f in ("normal_class", "seed"):
+        v = getattr(a, f)
+        if v is not None:
+            try:
+                filters[f] = int(v)
+            except ValueError:
+                raise DeepadError(f"--{f.replace('_', '-')} must be an integer, got '{v}'") from None
+    rows = RunStore().query(**filters)
+    if a.json:
+        print(json.dumps([{"run_key": r["key"], "auroc": r["auroc"], "config": json.loads(r["config"])}
+                          for r in rows]), file=_STDOUT[0])
+        return 0
+    if not rows:
+        print("no stored runs match", file=sys.stderr)
+        return 0
+    print(f"{'run key':<18}{'dataset':<12}{'class':>5}  {'method':<10}{'OE':<14}{'size':>6}"
+          f"{'blur':>6}{'seed':>5}{'epochs':>7}{'AUROC':>8}")
+    for r in rows:
+        oe = r["oe"] if not r["oe"].startswith(("folder:", "tiny-images:")) else r["oe"].split(":")[0] + ":…"
+        ds = r["dataset"] if not r["dataset"].startswith("folder:") else "folder:…"
+        print(f"{r['key']:<18}{ds:<12}{r['normal_class']:>5}  {r['method']:<10}{oe:<14}"
+              f"{r['oe_size'] if r['oe_size'] is not None else 'all':>6}{r['blur_sigma']:>6g}"
+              f"{r['seed']:>5}{r['epochs']:>7}{r['auroc']:>8.4f}")
+    return 0
+
+
+def cmd_export(a) -> int:
+    from .inference import export, load_run
+    run, det = load_run(a.run)
+    out = export(run, det, a.format, a.out)
+    print(f"wrote {out} ({a.format}): uint8 images (N, {', '.join(map(str, det.shape_))}) -> "
+          f"anomaly scores (N,), higher = more anomalous", file=sys.stderr)
+    return 0
+
+
+# Where results go: the process's stdout as it was when main() started (with --json everything
+# else is redirected to stderr).
+_STDOUT = [sys.stdout]
+
+
 def main(argv=None) -> int:
+    _STDOUT[0] = sys.stdout
     ap = _Parser(prog="python -m deepad", description="Deep anomaly detection with outlier exposure.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     _run_parser(sub)
     _sweep_parser(sub)
     _table_parser(sub)
+    _score_parsers(sub)
     p = sub.add_parser("datasets", help="list data sets, their classes and where they are")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("methods", help="list methods")
@@ -347,7 +463,8 @@ def main(argv=None) -> int:
     except SystemExit as e:  # --help (0) or a usage error (2), already printed
         return e.code if isinstance(e.code, int) else 2
     handler = {"run": cmd_run, "datasets": cmd_datasets, "methods": cmd_methods,
-               "sweep": cmd_sweep, "table": cmd_table}[a.cmd]
+               "sweep": cmd_sweep, "table": cmd_table, "score": cmd_score, "runs": cmd_runs,
+               "export": cmd_export}[a.cmd]
     try:
         # With --json, anything a library prints must not reach stdout.
         ctx = contextlib.redirect_stdout(sys.stderr) if getattr(a, "json", False) else contextlib.nullcontext()

@@ -202,7 +202,7 @@ class RunStore:
                     f"({', '.join('?' * len(names))})", values)
 
     # ------------------------------------------------------------------ reading
-    def _read(self, key: str, verify: bool = True) -> StoredRun | None:
+    def _read(self, key: str, verify: bool = True, repair: bool = True) -> StoredRun | None:
         d = self.runs / key
         try:
             manifest = json.loads((d / "manifest.json").read_text())
@@ -218,11 +218,12 @@ class RunStore:
             metrics = json.loads((d / "metrics.json").read_text())
             history = json.loads((d / "history.json").read_text())
         except FileNotFoundError:
-            if d.exists():
+            if d.exists() and repair:
                 self._quarantine(key, "missing file")
             return None
         except (ValueError, KeyError, TypeError, OSError) as e:
-            self._quarantine(key, str(e))
+            if repair:
+                self._quarantine(key, str(e))
             return None
         return StoredRun(key, cfg, metrics, history, d)
 
@@ -244,14 +245,15 @@ class RunStore:
         except sqlite3.Error:
             pass
 
-    def get(self, key: str) -> StoredRun | None:
+    def get(self, key: str, repair: bool = True) -> StoredRun | None:
         """The verified run, or None when it is not stored (or was damaged and set aside, or was
-        written by another code version)."""
+        written by another code version). repair=False leaves a damaged run where it is (for
+        readers that must not change the store)."""
         if not (self.runs / key / "manifest.json").exists():
-            if (self.runs / key).exists():
+            if (self.runs / key).exists() and repair:
                 self._quarantine(key, "no manifest (incomplete write)")
             return None
-        return self._read(key)
+        return self._read(key, repair=repair)
 
     def __contains__(self, key: str) -> bool:
         return (self.runs / key / "manifest.json").exists()

@@ -102,6 +102,9 @@ with st.expander("Score your own image", expanded=False):
             picked = (f"test image {test_pick}", ui.test_images(ds)[[int(test_pick)]])
     if picked is not None:
         st.image(plots.image_grid(picked[1], cols=1), caption=picked[0], width=128)
+        with ui.shown_errors("heatmaps"):
+            st.image([ui.heatmaps(k, picked[1])[0] for k in runs], width=150,
+                     caption=[f"where {names[k]} looks" for k in runs])
         for k, r in runs.items():
             with ui.shown_errors(names[k]):
                 score = float(ui.detector(k).score_samples(picked[1])[0])
@@ -146,6 +149,11 @@ for tab, (k, r) in zip(tabs, runs.items()):
                 caption="normal images it finds most anomalous (false alarms)")
         b.image(plots.image_grid(images[ex["misses"]], cols=4),
                 caption="anomalies it finds most normal (misses)")
+        with ui.shown_errors("heatmaps"):
+            pics = ui.heatmaps(k, np.concatenate([images[ex["false_alarms"][:3]], images[ex["misses"][:3]]]))
+            st.image(pics, width=150, caption=["false alarm"] * 3 + ["miss"] * 3)
+            st.caption("Where the model looks: each image beside a heatmap of the pixels that move its "
+                       "anomaly score most (SmoothGrad: input gradients averaged over noise).")
         cfg_obj = next(c for c in configs if c.key == k)
         with ui.shown_errors("OE images"):
             oe = oe_images(cfg_obj, k=16)

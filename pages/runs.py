@@ -105,6 +105,7 @@ if len(runs) == 1:
     left.json(r["config"])
     right.markdown("**Metrics**")
     right.json(m, expanded=False)
+    ui.use_model(key)
 elif len(runs) == 2:
     (ka, a), (kb, b) = runs.items()
     st.subheader(f"Compare {ka} and {kb}")

@@ -404,8 +404,14 @@ def _stratified_test_mask(y: np.ndarray, frac: float, seed: int) -> np.ndarray:
     return test
 
 
+def _inside(path, root) -> bool:
+    """Whether `path`, every symlink on the way resolved, lies under `root`."""
+    return (os.path.realpath(path) + os.sep).startswith(os.path.realpath(root) + os.sep)
+
+
 def _list_images(folder: Path, root: Path) -> list[str]:
-    """Image files under `folder`, sorted; symlinks that lead outside `root` are skipped."""
+    """Image files under `folder`, sorted; symlinks that lead outside `root` (to a file, or to a
+    folder on the way, e.g. a class folder) are skipped."""
     out = []
     root_real = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -414,8 +420,7 @@ def _list_images(folder: Path, root: Path) -> list[str]:
             if not is_image_name(f):
                 continue
             p = os.path.join(dirpath, f)
-            real = os.path.realpath(p)
-            if os.path.islink(p) and not (real + os.sep).startswith(root_real + os.sep):
+            if not (os.path.realpath(p) + os.sep).startswith(root_real + os.sep):
                 continue
             out.append(p)
     return out
@@ -461,9 +466,10 @@ class FolderSource(Source):
     def _layout(self):
         p = self.path
         if (p / "train").is_dir() and (p / "test").is_dir():
-            classes = sorted(d.name for d in (p / "train").iterdir() if d.is_dir())
+            classes = sorted(d.name for d in (p / "train").iterdir() if d.is_dir() and _inside(d, p))
             return "split", classes
-        classes = sorted(d.name for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+        classes = sorted(d.name for d in p.iterdir()
+                         if d.is_dir() and not d.name.startswith(".") and _inside(d, p))
         return ("classes", classes) if classes else ("flat", [])
 
     def _files(self):

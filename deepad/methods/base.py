@@ -53,6 +53,10 @@ class Method:
         """Anomaly scores (N,), float64, higher = more anomalous."""
         raise NotImplementedError
 
+    def export_score(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The same score written with operators every exporter knows (ONNX, TorchScript)."""
+        return self.score(model, x)
+
 
 def pseudo_huber(z: torch.Tensor) -> torch.Tensor:
     """h(z) = sqrt(||z||^2 + 1) - 1, row-wise: (N, d) -> (N,)."""

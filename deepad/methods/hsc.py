@@ -29,3 +29,6 @@ class HSC(Method):
     def score(self, model, x):
         h = pseudo_huber(model(x).double())
         return -torch.expm1(-h)
+
+    def export_score(self, model, x):
+        return 1 - torch.exp(-pseudo_huber(model(x).double()))  # ONNX has no expm1

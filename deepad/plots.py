@@ -162,9 +162,10 @@ def _toy_points(fig, result, row, col, legend):
                           row=row, col=col)
 
 
-def toy_figure(result) -> go.Figure:
+def toy_figure(result, clickable: bool = False) -> go.Figure:
     """One panel per method: the anomaly-score landscape over the plane (darker = more normal),
-    its decision boundary at the chosen false-positive rate, and the points."""
+    its decision boundary at the chosen false-positive rate, and the points. clickable adds
+    invisible grid points so a click in the dashboard can place a new anomaly."""
     methods = list(result.fits)
     fig = make_subplots(rows=1, cols=len(methods), horizontal_spacing=0.04,
                         subplot_titles=[TOY_TITLES.get(m, m) for m in methods])
@@ -187,6 +188,13 @@ def toy_figure(result) -> go.Figure:
                                      name=f"{m} boundary", showlegend=False), row=1, col=j)
             fig.layout.annotations[j - 1].text += f"<br><sub>test AUROC {f.auroc:.3f}</sub>"
         _toy_points(fig, result, 1, j, legend=(j == 1))
+        if clickable:  # invisible targets: a click anywhere selects the nearest one
+            g = np.linspace(-3.9, 3.9, 40)
+            gx, gy = np.meshgrid(g, g)
+            fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to add",
+                                     marker=dict(size=12, opacity=0), showlegend=False,
+                                     hovertemplate="add an anomaly at (%{x:.1f}, %{y:.1f})<extra></extra>"),
+                          row=1, col=j)
     fig.update_xaxes(range=[-4, 4], showgrid=False, zeroline=False)
     fig.update_yaxes(range=[-4, 4], showgrid=False, zeroline=False, scaleanchor="x")
     fig.update_layout(height=430, margin=dict(l=20, r=20, t=50, b=20),

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .config import CODE_VERSION, RunConfig
 from .errors import DeepadError
@@ -141,10 +141,14 @@ class RunStore:
             # a damaged page may only fail a later query: check the whole file up front
             if con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("index failed its integrity check")
-        except sqlite3.OperationalError as e:  # busy or locked: never a reason to rebuild
+        except sqlite3.OperationalError as e:  # busy, locked, read-only, full: never a reason to rebuild
             if con is not None:
                 con.close()
-            raise DeepadError(f"the run index {self.db_path} is busy ({e}); try again") from None
+            if "lock" in str(e) or "busy" in str(e):
+                raise DeepadError(f"the run index {self.db_path} is busy ({e}); try again") from None
+            raise DeepadError(f"cannot write to the run index {self.db_path} ({e}); make "
+                              f"{self.root} writable, free some space, or point DEEPAD_CACHE at a "
+                              f"writable folder") from None
         except sqlite3.DatabaseError:
             if con is not None:
                 con.close()
@@ -160,9 +164,23 @@ class RunStore:
         cols = ", ".join(f"{n} {t}" for n, t in _CONFIG_COLUMNS + _METRIC_COLUMNS)
         con.execute(f"CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, status TEXT NOT NULL, "
                     f"code_version INTEGER, created REAL, error TEXT, config TEXT, {cols})")
-        n = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        if n == 0 and any(self.runs.glob("*/manifest.json")):
-            self._index_folders(con)
+        self._index_missing(con)
+
+    def _index_missing(self, con):
+        """Index the run folders that the index lacks: all of them when the index was lost, or one
+        whose writer was killed between renaming it into place and indexing it."""
+        try:
+            folders = {d.name for d in self.runs.iterdir()}
+        except OSError:
+            return
+        if not folders:
+            return
+        indexed = {r[0] for r in con.execute("SELECT key FROM runs WHERE status = 'done'")}
+        for key in sorted(folders - indexed):
+            if (self.runs / key / "manifest.json").exists():
+                run = self._read(key, verify=False)
+                if run is not None:
+                    self._upsert(con, run.config, "done", run.metrics)
 
     def _rebuild_file(self):
         """Set an unreadable index aside; the next connection re-creates it from the folders."""
@@ -285,8 +303,18 @@ class RunStore:
     def lock(self, key: str, timeout: float = -1):
         """Hold the per-key lock (across processes) while checking and training one run."""
         self._ensure_dirs()
-        with FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=timeout):
+        lock = FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise
+        except OSError as e:  # e.g. a read-only store
+            raise DeepadError(f"cannot write to the run store {self.root} ({e.strerror or e}); "
+                              f"make it writable or point DEEPAD_CACHE at a writable folder") from None
+        try:
             yield
+        finally:
+            lock.release()
 
     def put(self, cfg: RunConfig, *, metrics: dict, history: list, scores: dict,
             weights: dict) -> StoredRun:
@@ -310,12 +338,19 @@ class RunStore:
             if final.exists():  # a damaged or concurrent leftover: set it aside, never merge
                 self._quarantine(key, "replaced by a fresh run")
             os.replace(tmp, final)
-        except OSError as e:
+        except BaseException as e:  # never leave a half-written run behind, whatever happened
             shutil.rmtree(tmp, ignore_errors=True)
-            raise DeepadError(f"could not write run {key} to {self.root} ({e.strerror or e}); "
-                              f"free some space or point DEEPAD_CACHE at a writable folder") from None
-        with self._db() as con:
-            self._upsert(con, cfg, "done", metrics)
+            # safetensors reports a full disk as its own error type ("I/O error: ...")
+            if isinstance(e, OSError) or "I/O error" in str(e):
+                raise DeepadError(f"could not write run {key} to {self.root} "
+                                  f"({getattr(e, 'strerror', None) or e}); free some space or "
+                                  f"point DEEPAD_CACHE at a writable folder") from None
+            raise
+        try:
+            with self._db() as con:
+                self._upsert(con, cfg, "done", metrics)
+        except (sqlite3.Error, DeepadError):
+            pass  # the run is stored and verified; the index picks it up when it can (_index_missing)
         return self.get(key)
 
     def record_failure(self, cfg: RunConfig, error: str) -> None:

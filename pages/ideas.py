@@ -61,7 +61,15 @@ if result is None:
 
 boundaries = plots.toy_figure(result)
 st.subheader("Decision boundaries")
-st.plotly_chart(boundaries, width="stretch")
+st.caption("Click anywhere in a panel to add an example anomaly there.")
+event = st.plotly_chart(plots.toy_figure(result, clickable=True), width="stretch",
+                        on_select="rerun", selection_mode="points", key="toy_chart")
+clicked = [(round(p["x"], 2), round(p["y"], 2)) for p in (event.selection.points if event else [])
+           if p.get("curve_number") is not None and "x" in p]
+if clicked and clicked != s.get("_toy_clicked"):
+    s["_toy_clicked"] = clicked
+    s["toy_added"] = ";".join(filter(None, [s["toy_added"]] + [f"{x:g},{y:g}" for x, y in clicked]))
+    st.rerun()
 st.caption("Shading: each method's anomaly score (darker = more normal); orange line: its boundary at "
            f"{s['toy_fpr']}% false alarms. With no OE, only Deep SVDD can train; with OE, watch BCE's "
            "boundary bend toward the red crosses while HSC keeps a closed region.")

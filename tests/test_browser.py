@@ -106,4 +106,9 @@ def test_ideas_page_draws_the_boundaries(server, tmp_path):
         assert shot.stat().st_size > 20_000
         if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
             shutil.copy(shot, REPO / "docs" / "ideas.png")
+        # a click in a panel adds an example anomaly there (and puts it in the URL)
+        box = page.locator(".js-plotly-plot").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
+        page.wait_for_function("window.location.search.includes('toy_added=')", timeout=60_000)
+        assert page.locator("[data-testid='stException']").count() == 0
         browser.close()

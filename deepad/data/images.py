@@ -182,13 +182,17 @@ class ArrayCache:
             return nullcontext()
 
     def save(self, key: str, array: np.ndarray, info: dict) -> None:
+        tmp = self.root / f".{key}.{os.getpid()}.tmp.npy"
+        tmp_meta = self.root / f".{key}.{os.getpid()}.tmp.json"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self.root / f".{key}.{os.getpid()}.tmp.npy"
             np.save(tmp, array)
-            tmp_meta = self.root / f".{key}.{os.getpid()}.tmp.json"
             tmp_meta.write_text(json.dumps({**info, "shape": list(array.shape)}))
             os.replace(tmp, self.root / f"{key}.npy")
             os.replace(tmp_meta, self.root / f"{key}.json")
-        except OSError:
-            pass  # a read-only cache only costs the decode next time
+        except OSError:  # a read-only or full cache only costs the decode next time
+            for t in (tmp, tmp_meta):  # and leaves no half-written file behind
+                try:
+                    t.unlink(missing_ok=True)
+                except OSError:
+                    pass

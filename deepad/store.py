@@ -12,10 +12,11 @@ Layout under the cache root (DEEPAD_CACHE, default `cache/`):
     locks/<key>.lock            one trainer per key across processes
 
 A run is written into a temporary folder and renamed into place, so a reader sees all of it or
-none of it. Every read checks the manifest's checksums; a damaged run is moved to `damaged/` and
-reported as missing (so it is retrained), never served. The index is derived data: it is rebuilt
-from the run folders when it is missing or unreadable. Runs written under another CODE_VERSION stay
-on disk untouched but are neither served nor re-indexed.
+none of it. Every read checks the manifest's checksums and that the weights file is laid out as
+safetensors; a damaged run is moved to `damaged/` and reported as missing (so it is retrained),
+never served. The index is derived data: it is rebuilt from the run folders when it is missing or
+unreadable, and picks up any run folder it lacks (a writer killed before indexing its run). Runs
+written under another CODE_VERSION stay on disk untouched but are neither served nor re-indexed.
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _is_safetensors(path: Path) -> bool:
+    """Whether the file has a safetensors layout: an 8-byte little-endian header length, then
+    that many bytes of JSON, inside the file. Cheap; never parses tensors or executes anything."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
+        if not 0 < n <= min(100 * 2 ** 20, os.path.getsize(path) - 8):
+            return False
+        try:
+            return isinstance(json.loads(f.read(n)), dict)
+        except ValueError:
+            return False
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -230,6 +245,8 @@ class RunStore:
                 for name in FILES:
                     if _sha256(d / name) != manifest["sha256"][name]:
                         raise ValueError(f"checksum mismatch in {name}")
+                if not _is_safetensors(d / "weights.safetensors"):  # e.g. a pickle put there
+                    raise ValueError("weights.safetensors is not a safetensors file")
             cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
             if cfg.key != key:
                 raise ValueError("config does not match its key")

@@ -1,0 +1,99 @@
+"""Load: five dashboard sessions at once (Streamlit AppTest sessions of the Explore page, one thread
+each, in this process, as a server holds its sessions), each training a different tiny config.
+
+"At once" is forced: every session's training waits at a barrier until all five are training.
+All finish, each shows its own run and nobody else's, and memory stays bounded (the Streamlit
+caches have entry limits; resident memory grows by less than a generous bound)."""
+
+from __future__ import annotations
+
+import re
+import resource
+import threading
+
+from streamlit.testing.v1 import AppTest
+
+import deepad.experiments
+from deepad.store import RunStore
+from rel_helpers import APP, REPO, tiny
+
+SESSIONS = 5
+RSS_BOUND = 1.5 * 2 ** 30
+
+
+def rss_bytes() -> int:
+    """Resident memory now (Linux), else the peak so far."""
+    try:
+        with open("/proc/self/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def session(seed: int, out: dict) -> None:
+    try:
+        at = AppTest.from_file(APP, default_timeout=240)
+        for k, v in dict(methods="deep-svdd", seed=str(seed), normal_class=str(seed % 3),
+                         budget="epochs", epochs="2", device="cpu").items():
+            at.query_params[k] = v
+        at.run()
+        next(b for b in at.button if b.label == "Train").click()
+        at.run()
+        out[seed] = at
+    except BaseException as e:  # noqa: BLE001 - reported by the test
+        out[seed] = e
+
+
+def test_five_sessions_at_once(monkeypatch):
+    barrier = threading.Barrier(SESSIONS, timeout=180)
+    real = deepad.experiments.train_run
+    trained = []
+
+    def train_run(cfg, **kw):
+        barrier.wait()  # all five sessions are in training at the same time
+        trained.append(cfg.key)
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(deepad.experiments, "train_run", train_run)
+    before = rss_bytes()
+    out: dict = {}
+    threads = [threading.Thread(target=session, args=(s, out), daemon=True)
+               for s in range(1, SESSIONS + 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a session did not finish"
+    grown = rss_bytes() - before
+
+    expected = {s: tiny(seed=s, normal_class=s % 3) for s in range(1, SESSIONS + 1)}
+    assert len({c.key for c in expected.values()}) == SESSIONS
+    assert sorted(trained) == sorted(c.key for c in expected.values())  # each trained once
+    store = RunStore()
+    assert {r["key"] for r in store.query()} == {c.key for c in expected.values()}
+    for s, at in sorted(out.items()):
+        assert not isinstance(at, BaseException), f"session {s}: {at!r}"
+        assert not at.exception, (s, [e.value for e in at.exception])
+        assert not at.error, (s, [e.value for e in at.error])
+        # its own settings, its own run, the stored numbers: nothing from another session
+        assert at.session_state["seed"] == s and at.session_state["normal_class"] == str(s % 3)
+        rows = at.dataframe[0].value.to_dict("records")
+        assert [r["run key"] for r in rows] == [expected[s].key], s
+        assert rows[0]["AUROC"] == store.get(expected[s].key).metrics["auroc"]
+        assert at.query_params["seed"] == str(s)  # its URL, not another's
+    assert len(out) == SESSIONS
+    assert grown < RSS_BOUND, f"resident memory grew by {grown / 2 ** 20:.0f} MB"
+
+
+def test_dashboard_caches_are_bounded():
+    """Every Streamlit cache in the dashboard has an entry limit, so memory cannot grow with the
+    number of runs or sessions seen."""
+    import ui.common
+    from streamlit.runtime.caching.cache_utils import CachedFunc
+    cached = {n: f for n, f in vars(ui.common).items() if isinstance(f, CachedFunc)}
+    assert {"_run_data", "detector", "test_images"} <= set(cached)
+    for name, f in cached.items():
+        assert f._info.max_entries is not None, name
+    for page in sorted((REPO / "pages").glob("*.py")) + [REPO / "ui" / "common.py"]:
+        for call in re.findall(r"@st\.cache_(?:data|resource)(\([^)]*\))?", page.read_text()):
+            assert "max_entries" in call, f"{page.name}: a cache without max_entries"

@@ -1,13 +1,12 @@
 """Explore: one nominal class, one OE setting, several methods side by side."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deepad import make_config, plots
-from deepad.preview import decode_upload, extremes, oe_images
+from deepad import analysis, make_config, plots
 from deepad.report import html_report
 from ui import common as ui
+from ui.explore_parts import images_behind, score_your_image
 
 DEFAULTS = {"dataset": "digits", "folder": "", "normal_class": "0", "oe": "photos", "oe_size": 64,
             "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
@@ -86,34 +85,7 @@ if not runs:
 names = {k: ui.methods.info(r["config"]["method"]).title for k, r in runs.items()}
 curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k, r in runs.items()]
 
-# ------------------------------------------------------------------ score your own image
-marks, upload_rows = {}, []
-with st.expander("Score your own image", expanded=False):
-    up = st.file_uploader("An image (PNG, JPEG, ...)", type=None)
-    test_pick = st.number_input("… or a test image by index", min_value=-1,
-                                max_value=len(next(iter(runs.values()))["labels"]) - 1, value=-1,
-                                help="-1: none")
-    picked = None
-    with ui.shown_errors("upload"):
-        shape = ui.test_images(ds).shape[1:]
-        if up is not None:
-            picked = ("your image", decode_upload(up.getvalue(), shape))
-        elif test_pick >= 0:
-            picked = (f"test image {test_pick}", ui.test_images(ds)[[int(test_pick)]])
-    if picked is not None:
-        st.image(plots.image_grid(picked[1], cols=1), caption=picked[0], width=128)
-        with ui.shown_errors("heatmaps"):
-            st.image([ui.heatmaps(k, picked[1])[0] for k in runs], width=150,
-                     caption=[f"where {names[k]} looks" for k in runs])
-        for k, r in runs.items():
-            with ui.shown_errors(names[k]):
-                score = float(ui.detector(k).score_samples(picked[1])[0])
-                pct = 100 * np.mean(r["scores"] <= score)
-                marks[names[k]] = [(picked[0], score)]
-                upload_rows.append({"method": names[k], "score": score,
-                                    "more anomalous than (% of test images)": pct})
-        if upload_rows:
-            st.dataframe(pd.DataFrame(upload_rows), hide_index=True)
+marks = score_your_image(runs, names, ds)
 
 # ------------------------------------------------------------------ figures
 roc = plots.roc_figure(curves)
@@ -138,39 +110,9 @@ st.dataframe(table, hide_index=True, column_config={
     "FPR at 95% TPR": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["FPR at 95% TPR"]),
     "training time (s)": st.column_config.NumberColumn(format="%.1f")})
 
-st.subheader("The images behind the numbers")
-images = ui.test_images(ds)
-tabs = st.tabs(list(names.values()))
-for tab, (k, r) in zip(tabs, runs.items()):
-    with tab:
-        ex = extremes(r["scores"], r["labels"], k=8)
-        a, b, c = st.columns(3)
-        a.image(plots.image_grid(images[ex["false_alarms"]], cols=4),
-                caption="normal images it finds most anomalous (false alarms)")
-        b.image(plots.image_grid(images[ex["misses"]], cols=4),
-                caption="anomalies it finds most normal (misses)")
-        with ui.shown_errors("heatmaps"):
-            pics = ui.heatmaps(k, np.concatenate([images[ex["false_alarms"][:3]], images[ex["misses"][:3]]]))
-            st.image(pics, width=150, caption=["false alarm"] * 3 + ["miss"] * 3)
-            st.caption("Where the model looks: each image beside a heatmap of the pixels that move its "
-                       "anomaly score most (SmoothGrad: input gradients averaged over noise).")
-        cfg_obj = next(c for c in configs if c.key == k)
-        with ui.shown_errors("OE images"):
-            oe = oe_images(cfg_obj, k=16)
-            if len(oe):
-                c.image(plots.image_grid(oe, cols=4), caption=f"OE images it trained against "
-                        f"(first 16 of {r['metrics'].get('n_oe')}, after blur)")
-            else:
-                c.caption("this method trains without OE")
+images_behind(runs, names, configs, ds)
 
 # ------------------------------------------------------------------ downloads
-def scores_csv():
-    return pd.concat([pd.DataFrame({"method": names[k], "run_key": k,
-                                    "test_index": np.arange(len(r["scores"])),
-                                    "label (1 = anomaly)": r["labels"], "score": r["scores"]})
-                      for k, r in runs.items()]).to_csv(index=False)
-
-
 def report():  # built only when the button is pressed (plotly.js makes it ~5 MB)
     return html_report(
         "deepad: explore", [("ROC curves", roc), ("Score histograms", hist), ("Metrics", table)],
@@ -183,4 +125,5 @@ d1, d2, d3 = st.columns(3)
 d1.download_button("Download report (HTML)", report, file_name="deepad-explore.html", mime="text/html")
 d2.download_button("Metrics (CSV)", table.to_csv(index=False), file_name="deepad-metrics.csv",
                    mime="text/csv")
-d3.download_button("Per-sample scores (CSV)", scores_csv, file_name="deepad-scores.csv", mime="text/csv")
+d3.download_button("Per-sample scores (CSV)", lambda: analysis.scores_frame(runs).to_csv(index=False),
+                   file_name="deepad-scores.csv", mime="text/csv")

@@ -8,13 +8,12 @@ from deepad.report import html_report
 from ui import common as ui
 
 OE_METHODS = [m for m in ui.methods.names() if ui.methods.info(m).oe != "never"]
-BUDGETS = ["quick", "paper", "epochs"]
 DEFAULTS = {"blur_dataset": "digits", "blur_classes": [0], "blur_oe": "photos", "blur_oe_size": 128,
             "blur_methods": ["hsc", "bce"], "blur_sigmas": list(ui.BLUR_SIGMAS), "blur_seeds": "1",
             "blur_budget": "quick", "blur_epochs": 10}
 ui.url_state(DEFAULTS, options={"blur_dataset": ui.dataset_choices(), "blur_oe": ui.oe_choices(),
                                 "blur_oe_size": ui.OE_SIZES, "blur_methods": OE_METHODS,
-                                "blur_sigmas": ui.BLUR_SIGMAS, "blur_budget": BUDGETS})
+                                "blur_sigmas": ui.BLUR_SIGMAS, "blur_budget": ui.BUDGETS})
 s = st.session_state
 EXPLAIN = ("Blurring removes the fine detail of the OE images; the paper finds that OE stops helping "
            "once the fine scales are gone, so it is their multiscale structure that makes a few "
@@ -26,15 +25,7 @@ st.markdown(EXPLAIN + " Each point is the mean AUROC over the chosen nominal cla
 
 with st.sidebar:
     st.header("Experiment")
-    ds = st.selectbox("Data set (nominal data)", ui.dataset_choices(), key="blur_dataset",
-                      format_func=ui.dataset_label)
-    classes = []
-    with ui.shown_errors("data set"):
-        classes = ui.classes_of(ds)
-    if classes:  # keep only classes this data set has (the URL or another data set may differ)
-        s["blur_classes"] = [k for k in s["blur_classes"] if k in range(len(classes))] or [0]
-        st.multiselect("Nominal classes", list(range(len(classes))), key="blur_classes",
-                       format_func=lambda i: f"{i}: {classes[i]}")
+    ds, classes = ui.nominal_picker("blur")
     st.selectbox("OE data set", ui.oe_choices(), key="blur_oe", format_func=ui.dataset_label,
                  help=ui.GLOSSARY["OE"])
     st.select_slider("Number of OE images", ui.OE_SIZES, key="blur_oe_size",
@@ -42,16 +33,12 @@ with st.sidebar:
     st.multiselect("Methods (with OE)", OE_METHODS, key="blur_methods", format_func=ui.method_label)
     st.multiselect("Blur sigmas (pixels)", ui.BLUR_SIGMAS, key="blur_sigmas", help=ui.GLOSSARY["blur"])
     st.text_input("Seeds", key="blur_seeds", help="e.g. 1, or 1-3, or 1, 4, 7")
-    st.radio("Training budget", BUDGETS, key="blur_budget", horizontal=True,
-             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
-    if s["blur_budget"] == "epochs":
-        st.number_input("Epochs", min_value=1, max_value=1000, key="blur_epochs")
+    ui.budget_picker("blur")
 ui.write_url(list(DEFAULTS))
 
 configs = []
 with ui.shown_errors("settings"):
-    budget = {"preset": "paper" if s["blur_budget"] == "paper" else "quick",
-              "epochs": int(s["blur_epochs"]) if s["blur_budget"] == "epochs" else None}
+    budget = ui.budget_args("blur")
     configs = [make_config(dataset=ds, normal_class=k, oe=s["blur_oe"], oe_size=s["blur_oe_size"],
                            blur_sigma=sigma, method=m, seed=seed, **budget)
                for m in s["blur_methods"] for sigma in s["blur_sigmas"] for k in s["blur_classes"]

@@ -7,13 +7,12 @@ from deepad.report import html_report
 from ui import common as ui
 
 OE_METHODS = [m for m in ui.methods.names() if ui.methods.info(m).oe != "never"]
-BUDGETS = ["quick", "paper", "epochs"]
 DEFAULTS = {"oes_dataset": "digits", "oes_classes": [0], "oes_oe": "photos",
             "oes_methods": ["hsc", "bce"], "oes_sizes": [1, 4, 16, 64, "all"], "oes_seeds": "1",
             "oes_budget": "quick", "oes_epochs": 10}
 ui.url_state(DEFAULTS, options={"oes_dataset": ui.dataset_choices(), "oes_oe": ui.oe_choices(),
                                 "oes_methods": OE_METHODS, "oes_sizes": ui.OE_SIZES,
-                                "oes_budget": BUDGETS})
+                                "oes_budget": ui.BUDGETS})
 s = st.session_state
 
 st.title("OE samples: how many example anomalies are enough?")
@@ -23,31 +22,19 @@ st.markdown("AUROC against the number of **outlier-exposure (OE)** images a meth
 
 with st.sidebar:
     st.header("Experiment")
-    ds = st.selectbox("Data set (nominal data)", ui.dataset_choices(), key="oes_dataset",
-                      format_func=ui.dataset_label)
-    classes = []
-    with ui.shown_errors("data set"):
-        classes = ui.classes_of(ds)
-    if classes:  # keep only classes this data set has (the URL or another data set may differ)
-        s["oes_classes"] = [k for k in s["oes_classes"] if k in range(len(classes))] or [0]
-        st.multiselect("Nominal classes", list(range(len(classes))), key="oes_classes",
-                       format_func=lambda i: f"{i}: {classes[i]}")
+    ds, classes = ui.nominal_picker("oes")
     st.selectbox("OE data set", ui.oe_choices(), key="oes_oe", format_func=ui.dataset_label,
                  help=ui.GLOSSARY["OE"])
     st.multiselect("Methods (with OE)", OE_METHODS, key="oes_methods", format_func=ui.method_label)
     st.multiselect("Numbers of OE images", ui.OE_SIZES, key="oes_sizes",
                    help="'all' = the whole OE pool")
     st.text_input("Seeds", key="oes_seeds", help="e.g. 1, or 1-3, or 1, 4, 7")
-    st.radio("Training budget", BUDGETS, key="oes_budget", horizontal=True,
-             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
-    if s["oes_budget"] == "epochs":
-        st.number_input("Epochs", min_value=1, max_value=1000, key="oes_epochs")
+    ui.budget_picker("oes")
 ui.write_url(list(DEFAULTS))
 
 configs = []
 with ui.shown_errors("settings"):
-    budget = {"preset": "paper" if s["oes_budget"] == "paper" else "quick",
-              "epochs": int(s["oes_epochs"]) if s["oes_budget"] == "epochs" else None}
+    budget = ui.budget_args("oes")
     configs = [make_config(dataset=ds, normal_class=k, oe=s["oes_oe"], oe_size=n, method=m,
                            seed=seed, **budget)
                for m in s["oes_methods"] for n in s["oes_sizes"] for k in s["oes_classes"]

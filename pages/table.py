@@ -7,13 +7,12 @@ from deepad.report import html_report
 from ui import common as ui
 
 SEEDS = list(range(10))
-BUDGETS = ["quick", "paper", "epochs"]
 DEFAULTS = {"tab_dataset": "digits", "tab_methods": ["hsc", "bce", "deep-sad", "focal"],
             "tab_oe": "photos", "tab_oe_size": "all", "tab_seeds": [1], "tab_budget": "quick",
             "tab_epochs": 10}
 ui.url_state(DEFAULTS, options={"tab_dataset": ui.dataset_choices(), "tab_methods": ui.methods.names(),
                                 "tab_oe": ui.oe_choices(), "tab_oe_size": ui.OE_SIZES,
-                                "tab_seeds": SEEDS, "tab_budget": BUDGETS})
+                                "tab_seeds": SEEDS, "tab_budget": ui.BUDGETS})
 
 st.title("One-vs-rest table: every class as the nominal class")
 st.markdown("Each row makes one class **nominal** (normal) and all other classes anomalies; each "
@@ -29,10 +28,7 @@ with st.sidebar:
                  help=ui.GLOSSARY["OE"])
     st.select_slider("Number of OE images", ui.OE_SIZES, key="tab_oe_size")
     st.multiselect("Seeds", SEEDS, key="tab_seeds", help="each cell is the mean over these seeds")
-    st.radio("Training budget", BUDGETS, key="tab_budget", horizontal=True,
-             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
-    if st.session_state["tab_budget"] == "epochs":
-        st.number_input("Epochs", min_value=1, max_value=1000, key="tab_epochs")
+    ui.budget_picker("tab")
 ui.write_url(list(DEFAULTS))
 
 s = st.session_state
@@ -54,8 +50,7 @@ with ui.shown_errors("settings"):
                 configs.append(make_config(
                     dataset=s["tab_dataset"], normal_class=k, oe=s["tab_oe"] if uses_oe else "none",
                     oe_size=s["tab_oe_size"] if uses_oe else None, method=m, seed=int(seed),
-                    preset="paper" if s["tab_budget"] == "paper" else "quick",
-                    epochs=int(s["tab_epochs"]) if s["tab_budget"] == "epochs" else None))
+                    **ui.budget_args("tab")))
     ok = True
 if not ok:
     st.stop()

@@ -332,3 +332,39 @@ def heatmaps(key: str, images: np.ndarray) -> list[np.ndarray]:
     from deepad.inference import heatmap, heatmap_picture
     det = detector(key)
     return [heatmap_picture(im, heatmap(det, im), scale=max(1, 64 // im.shape[1])) for im in images]
+
+
+# ------------------------------------------------------------------ sidebar pieces shared by the grid pages
+
+BUDGETS = ["quick", "paper", "epochs"]
+
+
+def nominal_picker(prefix: str) -> tuple[str, list[str]]:
+    """Data set and nominal-class multiselect (keys `{prefix}_dataset`, `{prefix}_classes`).
+    Returns (data set name, its class names)."""
+    ds = st.selectbox("Data set (nominal data)", dataset_choices(), key=f"{prefix}_dataset",
+                      format_func=dataset_label)
+    classes = []
+    with shown_errors("data set"):
+        classes = classes_of(ds)
+    if classes:  # keep only classes this data set has (the URL or another data set may differ)
+        key = f"{prefix}_classes"
+        st.session_state[key] = [k for k in st.session_state[key] if k in range(len(classes))] or [0]
+        st.multiselect("Nominal classes", list(range(len(classes))), key=key,
+                       format_func=lambda i: f"{i}: {classes[i]}")
+    return ds, classes
+
+
+def budget_picker(prefix: str) -> None:
+    """Training budget radio and, for 'epochs', the number (keys `{prefix}_budget`, `_epochs`)."""
+    st.radio("Training budget", BUDGETS, key=f"{prefix}_budget", horizontal=True,
+             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
+    if st.session_state[f"{prefix}_budget"] == "epochs":
+        st.number_input("Epochs", min_value=1, max_value=1000, key=f"{prefix}_epochs")
+
+
+def budget_args(prefix: str) -> dict:
+    """make_config's preset/epochs for the chosen budget."""
+    s = st.session_state
+    return {"preset": "paper" if s[f"{prefix}_budget"] == "paper" else "quick",
+            "epochs": int(s[f"{prefix}_epochs"]) if s[f"{prefix}_budget"] == "epochs" else None}

@@ -95,17 +95,23 @@ def profile(dataset: str) -> str:
     return "cifar" if prep.augment else "mnist"
 
 
-def schedule(dataset: str, preset: str = "quick", epochs: int | None = None) -> Schedule:
-    """Epochs and LR milestones: the paper's for `paper`, a short budget for `quick`; an explicit
-    `epochs` keeps the milestones at the same fractions of training."""
+def schedule(dataset: str, preset: str = "quick", epochs: int | None = None,
+             base: Schedule | None = None) -> Schedule:
+    """Epochs and LR milestones: the paper's for `paper`, a short budget for `quick` (or a
+    method's own `base` recipe); an explicit `epochs` keeps the milestones at the same fractions."""
     if preset not in PRESETS:
         raise DeepadError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
-    p = profile(dataset)
-    paper = _PAPER[p]
-    n = epochs if epochs is not None else (paper.epochs if preset == "paper" else _QUICK_EPOCHS[p])
-    if n == paper.epochs:
-        return paper
-    return Schedule(n, tuple(sorted({max(1, round(n * m / paper.epochs)) for m in paper.milestones}
+    if base is None:
+        p = profile(dataset)
+        paper = _PAPER[p]
+        base = paper if preset == "paper" else Schedule(_QUICK_EPOCHS[p], paper.milestones)
+        ref = paper
+    else:
+        ref = base
+    n = epochs if epochs is not None else base.epochs
+    if n == ref.epochs:
+        return ref
+    return Schedule(n, tuple(sorted({max(1, round(n * m / ref.epochs)) for m in ref.milestones}
                                     - {n})))
 
 
@@ -133,7 +139,9 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
     naming the problem and the fix. Notes for the user (e.g. 'OE ignored') go to `notes`."""
     notes = notes if notes is not None else []
-    m = methods.get(method, **method_params)
+    if preset not in PRESETS:
+        raise DeepadError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
+    m = methods.get(method, preset=preset, **method_params)
     src = sources.get(dataset)
     if src.name in sources.OE_ONLY or isinstance(src, sources.TinyImagesSource):
         raise DeepadError(f"'{src.name}' is an OE pool, not nominal data; give it as --oe and pick a "
@@ -211,10 +219,12 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     if not 0 <= seed < 2 ** 32:
         raise DeepadError(f"seed must be between 0 and {2 ** 32 - 1}, got {seed}; pick a seed in "
                           f"that range")
-    sched = schedule(src.name, preset, epochs)
-    lr = m.train_overrides.get("lr", 1e-3)
+    rec = m.recipe(profile(src.name), preset)
+    base = Schedule(int(rec["epochs"]), tuple(rec.get("milestones", ()))) if "epochs" in rec else None
+    sched = schedule(src.name, preset, epochs, base)
     return RunConfig(dataset=src.name, normal_class=k, oe=oe_name, oe_size=size, oe_classes=n_cls,
                      blur_sigma=sigma, method=m.name,
                      method_params=tuple(sorted((a, float(b)) for a, b in m.hp.items())),
-                     seed=seed, epochs=sched.epochs, milestones=sched.milestones, lr=lr,
-                     precision=precision)
+                     seed=seed, epochs=sched.epochs, milestones=sched.milestones,
+                     lr=float(rec.get("lr", 1e-3)), batch_size=int(rec.get("batch_size", 128)),
+                     weight_decay=float(rec.get("weight_decay", 5e-7)), precision=precision)

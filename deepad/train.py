@@ -87,9 +87,11 @@ class Detector:
         self.callbacks, self.method_params = list(callbacks), method_params
 
     # ------------------------------------------------------------------ fit
-    def fit(self, nominal, outliers=None) -> "Detector":
+    def fit(self, nominal, outliers=None, *, validation=None) -> "Detector":
         """Train on nominal images (uint8 (N, C, H, W)) and optional OE images (uint8 array, or
-        an object with `__len__` and `take(positions)`). Returns self."""
+        an object with `__len__` and `take(positions)`). `validation`: (uint8 images, labels with
+        1 = anomaly), used only by methods that select hyper-parameters on labelled data (the
+        OC-SVM's original protocol). Returns self; facts such a method records land in `info_`."""
         nominal = _as_images(nominal, "nominal")
         method = methods.get(self.method, **self.method_params)
         if method.oe == "required" and outliers is None:
@@ -107,7 +109,7 @@ class Detector:
             raise DeepadError(f"epochs must be at least 1, got {self.epochs}")
         dev = resolve_device(self.device)
         prec = resolve_precision(self.precision, dev)
-        prep = self.preprocessing or Preprocessing()
+        prep = method.adapt_preprocessing(self.preprocessing or Preprocessing())
         self._seed_everything(dev)
         self.method_, self.device_, self.precision_, self.prep_ = method, dev, prec, prep
         shape = prep.input_shape(tuple(nominal.shape[1:]))
@@ -124,11 +126,17 @@ class Detector:
         oe_on_dev = outliers.to(dev) if isinstance(outliers, torch.Tensor) else None
         n, bs = len(nom), int(self.batch_size)
         nb = min(bs, n)
-        steps = max(1, n // nb)
+        batches = max(1, n // nb)
+        steps = method.steps_per_epoch(batches)
         total = steps * self.epochs
+        self.info_ = {}
 
-        method.prepare(model, (self._to_input(_eval_view(nom[i:i + 512], prep), use_cl)
-                               for i in range(0, n, 512)))
+        def nominal_batches():
+            return (self._to_input(_eval_view(nom[i:i + 512], prep), use_cl) for i in range(0, n, 512))
+
+        if method.direct:
+            return self._fit_direct(method, model, nom, prep, validation, dev)
+        method.prepare(model, nominal_batches())
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(self.milestones), gamma=0.1)
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=(prec == "bf16"))
@@ -147,7 +155,10 @@ class Detector:
                 offset = int(rng.integers(m))
             loss_sum = torch.zeros((), device=dev)
             for s in range(steps):
-                x = _train_view(nom[perm[s * nb:(s + 1) * nb]], prep, g)
+                if s and s % batches == 0:  # methods with more steps than batches: new pass
+                    perm = torch.from_numpy(rng.permutation(n)).to(dev)
+                b = s % batches
+                x = _train_view(nom[perm[b * nb:(b + 1) * nb]], prep, g)
                 if outliers is not None:
                     pos = oe_perm[(offset + s * nb + np.arange(nb)) % m]
                     xo = (oe_on_dev[torch.from_numpy(pos).to(dev)] if oe_on_dev is not None
@@ -171,11 +182,33 @@ class Detector:
             self.history_.append(mean_loss)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch + 1, mean_loss)
+        model.eval()
+        method.finish(model, nominal_batches())
         if dev.type == "cuda":
             torch.cuda.synchronize()
         self.train_seconds_ = time.perf_counter() - t0
-        model.eval()
         for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return self
+
+    def _fit_direct(self, method, model, nom, prep, validation, dev):
+        """Methods trained without SGD (a kernel method): one call on the preprocessed data."""
+        for cb in self.callbacks:
+            cb.on_fit_start(self, 1)
+        t0 = time.perf_counter()
+        x = torch.cat([_eval_view(nom[i:i + 1024], prep) for i in range(0, len(nom), 1024)])
+        val = None
+        if validation is not None and method.select_on_test():
+            vx = _as_images(validation[0], "validation images").to(dev)
+            vx = torch.cat([_eval_view(vx[i:i + 1024], prep) for i in range(0, len(vx), 1024)])
+            val = (vx, np.asarray(validation[1]))
+        self.info_ = dict(method.fit_direct(model, x, val) or {})
+        model.eval()
+        self.history_ = [float(self.info_.get("objective", 0.0))]
+        self.train_seconds_ = time.perf_counter() - t0
+        for cb in self.callbacks:
+            cb.on_step_end(self, 1, None)
+            cb.on_epoch_end(self, 1, self.history_[-1])
             cb.on_fit_end(self)
         return self
 
@@ -220,10 +253,10 @@ class Detector:
         det.method_ = methods.get(method, **(method_params or {}))
         det.device_ = resolve_device(device)
         det.precision_ = "fp32"
-        det.prep_ = preprocessing
+        det.prep_ = det.method_.adapt_preprocessing(preprocessing)
         det.shape_ = tuple(shape)
-        model = det.method_.build(preprocessing.input_shape(tuple(shape)))
-        model.load_state_dict(state)
+        model = det.method_.build(det.prep_.input_shape(tuple(shape)))
+        model = det.method_.load_state(model, state)
         det.model_ = model.to(det.device_)
         if det.channels_last and det.device_.type != "mps":
             det.model_ = det.model_.to(memory_format=torch.channels_last)

@@ -24,13 +24,14 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
-def get(name: str, **params) -> Method:
-    """An instance of method `name` with hyper-parameters `params` (defaults otherwise)."""
+def get(name: str, preset: str | None = None, **params) -> Method:
+    """An instance of method `name` with hyper-parameters `params` (the preset's defaults
+    otherwise)."""
     cls = REGISTRY.get(name)
     if cls is None:
         raise DeepadError(f"unknown method '{name}'; choose one of: {', '.join(REGISTRY)}")
     try:
-        return cls(**params)
+        return cls(preset=preset, **params)
     except ValueError as e:
         raise DeepadError(str(e)) from None
 

@@ -42,6 +42,9 @@ def _run_parser(sub):
                    help="Gaussian blur of the OE images, std. deviation in pixels (default 0)")
     p.add_argument("--method", default="hsc", help=f"one of {', '.join(methods.names())} (default hsc)")
     p.add_argument("--gamma", default=None, help="focal loss gamma (default 2)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a method parameter (repeatable), e.g. --param transforms=72; "
+                        "`deepad methods` lists each method's parameters")
     p.add_argument("--seed", default="1", help="random seed: OE subset, init, batches (default 1)")
     p.add_argument("--epochs", default=None, help="training epochs (overrides the preset's)")
     p.add_argument("--preset", default="quick", choices=["quick", "paper"],
@@ -74,6 +77,25 @@ class _Progress:
         self.bar.close()
 
 
+def _method_params(items) -> dict:
+    """--param NAME=VALUE pairs -> {name: float}; a clear error for anything else."""
+    out = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise DeepadError(f"--param takes NAME=VALUE (e.g. --param nu=0.1), got '{item}'")
+        try:
+            v = float(value)
+        except ValueError:
+            raise DeepadError(f"--param {name} must be a number (flags are 0 or 1), got "
+                              f"'{value}'") from None
+        if not math.isfinite(v):
+            raise DeepadError(f"--param {name} must be a finite number, got '{value}'")
+        out[name] = v
+    return out
+
+
 def cmd_run(a) -> int:
     from .config import make_config
     from .experiments import get_or_train
@@ -81,7 +103,7 @@ def cmd_run(a) -> int:
     oe = a.oe
     if oe is None:
         oe = "photos" if m is not None and m.oe == "required" else "none"
-    params = {}
+    params = _method_params(a.param)
     if a.gamma is not None:
         try:
             params["gamma"] = float(a.gamma)
@@ -173,6 +195,8 @@ def _sweep_parser(sub):
     p.add_argument("--blur-sigma", default=None, help="e.g. 0,1,2,4 (default 0)")
     p.add_argument("--method", default=None, help="e.g. hsc,bce (default hsc)")
     p.add_argument("--gamma", default=None, help="focal loss gamma")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a method parameter (repeatable), given to the methods that take it")
     p.add_argument("--seed", default=None, help="e.g. 1-10 (default 1)")
     p.add_argument("--epochs", default=None)
     p.add_argument("--budget", default=None, choices=["quick", "paper"],
@@ -232,9 +256,12 @@ def _sweep_grid(a):
         spec["blur_sigma"] = parse_floats(a.blur_sigma, name="blur-sigma")
     if a.seed is not None:
         spec["seed"] = parse_ints(a.seed, name="seed")
-    params = {}
+    params = _method_params(a.param)
     if a.gamma is not None:
-        params["gamma"] = float(a.gamma)
+        try:
+            params["gamma"] = float(a.gamma)
+        except ValueError:
+            raise DeepadError(f"--gamma must be a number, got '{a.gamma}'") from None
     return Grid(**spec, preset=budget or "quick", epochs=a.epochs, precision=a.precision,
                 method_params=params)
 

@@ -146,6 +146,12 @@ class Grid:
         if "all" in classes:
             classes = list(range(len(sources.get(self.dataset).classes())))
         out, seen = [], set()
+        from . import methods as _methods
+        known = {m: set(_methods.REGISTRY[m].params) for m in self.method if m in _methods.REGISTRY}
+        unused = set(self.method_params) - set().union(*known.values()) if known else set()
+        if unused and len(known) == len(self.method):
+            raise DeepadError(f"no method of this sweep takes the parameter(s) {sorted(unused)}; "
+                              f"see `python -m deepad methods` for each method's parameters")
         for k, m, n, sigma, kc, seed in itertools.product(
                 classes, self.method, self.oe_size, self.blur_sigma, self.oe_classes, self.seed):
             from . import methods
@@ -156,7 +162,8 @@ class Grid:
             cfg = make_config(dataset=self.dataset, normal_class=k, oe=oe, oe_size=n,
                               oe_classes=kc, blur_sigma=sigma, method=m, seed=seed,
                               preset=self.preset, epochs=self.epochs, precision=self.precision,
-                              notes=local, **(self.method_params if m == "focal" else {}))
+                              notes=local, **{p: v for p, v in self.method_params.items()
+                                               if p in known.get(m, ())})
             for note in local:
                 if note not in notes:
                     notes.append(note)

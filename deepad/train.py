@@ -98,7 +98,8 @@ class Detector:
             raise DeepadError(f"{method.name} needs outliers (OE images); pass outliers=...")
         if method.oe == "never":
             outliers = None
-        if outliers is not None and not hasattr(outliers, "take"):
+        if outliers is not None and (isinstance(outliers, (np.ndarray, torch.Tensor))
+                                     or not hasattr(outliers, "take")):
             outliers = _as_images(outliers, "outliers")
             if outliers.shape[1:] != nominal.shape[1:] or outliers.dtype != nominal.dtype:
                 raise DeepadError(f"outliers have shape {tuple(outliers.shape[1:])}, nominal images "
@@ -203,6 +204,7 @@ class Detector:
             vx = torch.cat([_eval_view(vx[i:i + 1024], prep) for i in range(0, len(vx), 1024)])
             val = (vx, np.asarray(validation[1]))
         self.info_ = dict(method.fit_direct(model, x, val) or {})
+        self.precision_ = "fp64"
         model.eval()
         self.history_ = [float(self.info_.get("objective", 0.0))]
         self.train_seconds_ = time.perf_counter() - t0

@@ -159,11 +159,31 @@ def offer_download(name: str) -> None:
     st.warning(f"**{src.title}** is not on this machine yet (looked in {src.where()}). "
                f"Download it, or pick the bundled 8x8 digits or an image folder.")
     if st.button(f"Download {src.title}", key=f"download_{name}"):
-        with st.spinner(f"Downloading {src.title} into {sources.data_root()} …"), \
-                shown_errors("download"):
-            src.ensure()
+        bar = st.progress(0.0, text=f"Downloading {src.title} into {sources.data_root()} …")
+        with shown_errors("download"):
+            src.ensure(progress=download_progress(bar, src.title))
+            bar.progress(1.0, text=f"{src.title}: downloaded")
             st.success(f"{src.title} is ready.")
             st.rerun()
+
+
+def download_progress(bar, title: str):
+    """A progress(done, total, file_no) callback drawing on a Streamlit progress bar (at most
+    ~10 redraws a second)."""
+    last = [0.0]
+
+    def update(done, total, file_no):
+        now = time.monotonic()
+        if now - last[0] < 0.1 and not (total and done >= total):
+            return
+        last[0] = now
+        mb = done / 2 ** 20
+        if total:
+            bar.progress(min(done / total, 1.0),
+                         text=f"Downloading {title}, file {file_no}: {mb:.1f} of {total / 2 ** 20:.1f} MB")
+        else:
+            bar.progress(0.0, text=f"Downloading {title}, file {file_no}: {mb:.1f} MB")
+    return update
 
 
 def oe_choices() -> list[str]:

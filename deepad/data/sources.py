@@ -11,10 +11,12 @@ preprocessing it gets as nominal data; `pool(shape)` gives it as an OE pool at a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,7 +179,9 @@ class TorchvisionSource(Source):
     def preprocessing(self):
         return self._prep
 
-    def ensure(self):
+    def ensure(self, progress=None):
+        """Download the data set unless it is on disk. `progress(done_bytes, total_bytes, files)`
+        is called as the bytes arrive (total None when the server does not say)."""
         if self.available():
             return
         if os.environ.get("DEEPAD_OFFLINE"):
@@ -188,7 +192,7 @@ class TorchvisionSource(Source):
         socket.setdefaulttimeout(30)
         try:
             import contextlib
-            with contextlib.redirect_stdout(sys.stderr):  # torchvision prints progress to stdout
+            with contextlib.redirect_stdout(sys.stderr), _download_progress(progress):
                 self._downloader(str(data_root()))
         except Exception as e:  # network errors come in many types
             raise _download_failed(self.name, self.where(), f"{type(e).__name__}: {e}",
@@ -202,6 +206,47 @@ class TorchvisionSource(Source):
         images, labels = _memo(key, lambda: self._reader(data_root(), split == "train"))
         return ImageSet(torch.from_numpy(np.ascontiguousarray(images)),
                         torch.from_numpy(np.asarray(labels, dtype=np.int64)), list(self._classes))
+
+
+_PROGRESS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _download_progress(progress):
+    """Route torchvision's per-file download progress (a tqdm bar) to `progress`."""
+    if progress is None:
+        yield
+        return
+    import torchvision.datasets.utils as tv_utils
+
+    state = {"files": 0}
+
+    class _Bar:
+        def __init__(self, total=None, **kw):
+            self.total, self.n = total, 0
+            state["files"] += 1
+            progress(0, total, state["files"])
+
+        def update(self, k):
+            self.n += k
+            progress(self.n, self.total, state["files"])
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    with _PROGRESS_LOCK:
+        saved = tv_utils.tqdm
+        tv_utils.tqdm = _Bar
+        try:
+            yield
+        finally:
+            tv_utils.tqdm = saved
 
 
 def _mnist_reader(folder, prefix=""):

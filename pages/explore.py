@@ -101,7 +101,8 @@ table = pd.DataFrame([{
     "method": names[k], "AUROC": r["metrics"]["auroc"], "AUPRC": r["metrics"]["auprc"],
     "FPR at 95% TPR": r["metrics"]["fpr_at_95_tpr"],
     "training time (s)": r["metrics"]["train_seconds"],
-    "epochs": r["config"]["epochs"], "run key": k,
+    "epochs": r["config"]["epochs"], "cached": "no, trained now" if r["trained_here"] else "yes",
+    "run key": k,
 } for k, r in runs.items()])
 st.subheader("Metrics")
 st.dataframe(table, hide_index=True, column_config={
@@ -109,6 +110,9 @@ st.dataframe(table, hide_index=True, column_config={
     "AUPRC": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["AUPRC"]),
     "FPR at 95% TPR": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["FPR at 95% TPR"]),
     "training time (s)": st.column_config.NumberColumn(format="%.1f")})
+fresh = [names[k] for k, r in runs.items() if r["trained_here"]]
+st.caption(f"Trained in this session: {', '.join(fresh) or 'none'} · loaded from the run cache: "
+           f"{', '.join(names[k] for k, r in runs.items() if not r['trained_here']) or 'none'}.")
 
 images_behind(runs, names, configs, ds)
 

@@ -110,3 +110,27 @@ def test_ideas_page_draws_the_boundaries(server, tmp_path):
         page.wait_for_function("window.location.search.includes('toy_added=')", timeout=60_000)
         assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
+
+
+def test_two_browser_sessions_train_the_same_run_once(server, tmp_path):
+    """Two people open the default page at the same moment (it trains HSC and BCE on the bundled
+    digits by itself): each run is trained once, by one of the two sessions; the other waits and
+    loads it. Each page says which runs it trained."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pages = [browser.new_context(viewport={"width": 1400, "height": 1200}).new_page()
+                 for _ in range(2)]
+        for page in pages:  # both sessions start before either can finish training
+            page.goto(server, wait_until="commit")
+        captions = []
+        for page in pages:
+            page.wait_for_selector("text=Trained in this session", timeout=180_000)
+            assert page.locator("[data-testid='stException']").count() == 0
+            captions.append(page.get_by_text("Trained in this session").inner_text())
+        browser.close()
+    trained = [c.split("Trained in this session:")[1].split("·")[0] for c in captions]
+    for method in ("HSC", "BCE"):
+        assert sum(method in t for t in trained) == 1, captions
+    from deepad.store import RunStore
+    assert len(RunStore(tmp_path / "cache").query()) == 2

@@ -251,9 +251,13 @@ def get_runs(configs: list, *, train: bool, labels: list[str] | None = None) -> 
             data = run_data(cfg.key)
         if data is None and train:
             with shown_errors(f"{label} could not be trained"):
-                deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)], device=device_choice())
+                res = deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)],
+                                          device=device_choice())
+                if not res.cached:  # another session may have trained it while this one waited
+                    st.session_state.setdefault("_trained_here", set()).add(cfg.key)
                 data = run_data(cfg.key)
         if data is not None:
+            data["trained_here"] = cfg.key in st.session_state.get("_trained_here", ())
             out[cfg.key] = data
     return out
 

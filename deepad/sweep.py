@@ -107,6 +107,12 @@ def presets() -> dict[str, dict]:
         "paper/cifar10-blur": dict(dataset="cifar10", oe=tiny, normal_class=all10,
                                    method=["hsc", "bce"], oe_size=[128],
                                    blur_sigma=[0, 1, 2, 4, 8, 16, 32], seed=list(range(1, 11))),
+        # the table's unsupervised columns (baselines.md), and Geo+ with OE
+        "paper/cifar10-baselines": dict(dataset="cifar10", oe="none", normal_class=all10,
+                                        method=["ocsvm", "deep-svdd", "geo", "itae", "geo-plus"],
+                                        seed=list(range(1, 6))),
+        "paper/cifar10-geo-plus-oe": dict(dataset="cifar10", oe=tiny, normal_class=all10,
+                                          method=["geo-plus"], seed=list(range(1, 6))),
         "paper/imagenet30-oe": dict(dataset=in30, oe=in22k, normal_class=list(range(30)),
                                     method=["hsc", "deep-sad", "bce", "focal"],
                                     seed=list(range(1, 11))),

@@ -7,7 +7,7 @@ from deepad.preview import oe_images
 from deepad.report import html_report
 from ui import common as ui
 
-OE_METHODS = [m for m in ui.methods.names() if ui.methods.info(m).oe != "never"]
+OE_METHODS = ui.method_choices(oe_only=True)
 DEFAULTS = {"blur_dataset": "digits", "blur_classes": [0], "blur_oe": "photos", "blur_oe_size": 128,
             "blur_methods": ["hsc", "bce"], "blur_sigmas": list(ui.BLUR_SIGMAS), "blur_seeds": "1",
             "blur_budget": "quick", "blur_epochs": 10}

@@ -41,7 +41,7 @@ with st.sidebar:
     st.select_slider("Number of OE images", ui.OE_SIZES, key="oe_size")
     st.select_slider("Blur of the OE images (sigma, pixels)", ui.BLUR_SIGMAS, key="blur_sigma",
                      help=ui.GLOSSARY["blur"])
-    st.multiselect("Methods", ui.methods.names(), key="methods", format_func=ui.method_label)
+    st.multiselect("Methods", ui.method_choices(), key="methods", format_func=ui.method_label)
     st.number_input("Seed", min_value=0, max_value=2 ** 31, step=1, key="seed")
     st.radio("Training budget", ["quick", "paper", "epochs"], key="budget", horizontal=True,
              help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")

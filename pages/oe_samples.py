@@ -6,7 +6,7 @@ from deepad import analysis, make_config, plots
 from deepad.report import html_report
 from ui import common as ui
 
-OE_METHODS = [m for m in ui.methods.names() if ui.methods.info(m).oe != "never"]
+OE_METHODS = ui.method_choices(oe_only=True)
 DEFAULTS = {"oes_dataset": "digits", "oes_classes": [0], "oes_oe": "photos",
             "oes_methods": ["hsc", "bce"], "oes_sizes": [1, 4, 16, 64, "all"], "oes_seeds": "1",
             "oes_budget": "quick", "oes_epochs": 10}

@@ -10,7 +10,7 @@ SEEDS = list(range(10))
 DEFAULTS = {"tab_dataset": "digits", "tab_methods": ["hsc", "bce", "deep-sad", "focal"],
             "tab_oe": "photos", "tab_oe_size": "all", "tab_seeds": [1], "tab_budget": "quick",
             "tab_epochs": 10}
-ui.url_state(DEFAULTS, options={"tab_dataset": ui.dataset_choices(), "tab_methods": ui.methods.names(),
+ui.url_state(DEFAULTS, options={"tab_dataset": ui.dataset_choices(), "tab_methods": ui.method_choices(),
                                 "tab_oe": ui.oe_choices(), "tab_oe_size": ui.OE_SIZES,
                                 "tab_seeds": SEEDS, "tab_budget": ui.BUDGETS})
 
@@ -23,7 +23,7 @@ with st.sidebar:
     st.header("Table")
     st.selectbox("Data set (nominal data)", ui.dataset_choices(), key="tab_dataset",
                  format_func=ui.dataset_label)
-    st.multiselect("Methods", ui.methods.names(), key="tab_methods", format_func=ui.method_label)
+    st.multiselect("Methods", ui.method_choices(), key="tab_methods", format_func=ui.method_label)
     st.selectbox("OE data set", ui.oe_choices(), key="tab_oe", format_func=ui.dataset_label,
                  help=ui.GLOSSARY["OE"])
     st.select_slider("Number of OE images", ui.OE_SIZES, key="tab_oe_size")
@@ -72,7 +72,8 @@ if missing:
 table = analysis.one_vs_rest_table(
     [{"method": r["config"]["method"], "normal_class": r["config"]["normal_class"],
       "auroc": r["metrics"]["auroc"]} for r in runs.values()], classes, s["tab_methods"])
-shown = analysis.paper_comparison(table) if s["tab_dataset"] == "cifar10" else table
+shown = (analysis.paper_comparison(table, with_oe=s["tab_oe"] != "none")
+         if s["tab_dataset"] == "cifar10" else table)
 st.dataframe(analysis.styled_table(shown), hide_index=True, width="stretch",
              height=min(38 * (len(shown) + 1) + 3, 800))
 st.caption(ui.GLOSSARY["AUROC"].capitalize() + "; here in %.")

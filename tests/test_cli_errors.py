@@ -179,6 +179,10 @@ BAD = [
     ("gamma-nan", ["--method", "focal", "--gamma", "nan"], ["--gamma", "'nan'"]),  # was exit 1
     ("gamma-neg", ["--method", "focal", "--gamma", "-1"], ["--gamma", "'-1'"]),  # trained before
     ("gamma-wrong-method", ["--method", "hsc", "--gamma", "2"], ["hsc", "gamma"]),
+    ("param-unknown", ["--method", "ocsvm", "--param", "bogus=1"], ["ocsvm", "'bogus'", "nu"]),
+    ("param-no-value", ["--method", "ocsvm", "--param", "nu"], ["--param", "NAME=VALUE"]),
+    ("param-abc", ["--method", "ocsvm", "--param", "nu=abc"], ["--param nu", "'abc'"]),
+    ("param-out-of-range", ["--method", "ocsvm", "--param", "nu=2"], ["nu", "got 2"]),
     ("argparse-unknown-flag", ["--bogus"], ["--bogus"]),
     ("argparse-bad-choice", ["--preset", "nope"], ["--preset", "'nope'"]),
     ("argparse-missing-value", ["--epochs"], ["--epochs"]),

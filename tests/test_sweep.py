@@ -187,3 +187,13 @@ def test_pages_start_background_sweeps():
     # stop it: the test only checks that the page starts it
     pid = int((Path(os.environ["DEEPAD_CACHE"]) / "sweeps" / f"{jobs[0]['id']}.pid").read_text())
     os.killpg(pid, signal.SIGKILL)
+
+
+def test_grid_gives_each_method_only_its_own_parameters():
+    from deepad.errors import DeepadError
+    from deepad.sweep import Grid
+    cfgs = Grid(dataset="digits", method=["hsc", "ocsvm"], method_params={"nu": 0.2}).configs()
+    by = {c.method: dict(c.method_params) for c in cfgs}
+    assert by["ocsvm"]["nu"] == 0.2 and by["hsc"] == {}
+    with pytest.raises(DeepadError, match="nu"):
+        Grid(dataset="digits", method=["hsc", "bce"], method_params={"nu": 0.2}).configs()

@@ -10,7 +10,7 @@ import importlib
 from ..errors import DeepadError
 from .base import FAMILIES, Method, MethodInfo
 
-_MODULES = ("hsc", "deep_sad", "bce", "focal", "deep_svdd", "ae", "ocsvm", "itae")
+_MODULES = ("hsc", "deep_sad", "bce", "focal", "deep_svdd", "ae", "ocsvm", "itae", "geo", "geo_plus")
 
 REGISTRY: dict[str, type[Method]] = {}
 for _mod in _MODULES:

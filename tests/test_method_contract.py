@@ -17,11 +17,11 @@ BASELINES = ("ocsvm", "geo", "geo-plus", "itae")
 
 @pytest.fixture
 def mnist_subset(shared_data):
-    """200 zeros to train on; 100 held-out zeros and 100 other digits to score; 128 OE images
+    """400 zeros to train on; 100 held-out zeros and 100 other digits to score; 128 OE images
     (MNIST sevens turned by 90 degrees, a stand-in for a natural OE set)."""
     src = sources.get("mnist")
     tr, te = src.load("train"), src.load("test")
-    zeros = tr.images[tr.labels == 0][:200]
+    zeros = tr.images[tr.labels == 0][:400]
     test_nom = te.images[te.labels == 0][:100]
     test_ano = te.images[te.labels != 0][:100]
     oe = np.rot90(tr.images[tr.labels == 7][:128], 1, axes=(2, 3)).copy()
@@ -30,11 +30,16 @@ def mnist_subset(shared_data):
     return zeros, oe, x_test, y_test, src.preprocessing()
 
 
-def _fit(name, data, seed=0, epochs=2):
+def _fit(name, data, seed=0):
+    """The method's own quick recipe for MNIST (learning rate, batch, weight decay), with at most
+    5 epochs on the small subset."""
     zeros, oe, _, _, prep = data
     cls = methods.REGISTRY[name]
-    det = Detector(name, epochs=epochs, batch_size=64, lr=cls.train_overrides.get("lr", 1e-3),
-                   preprocessing=prep, random_state=seed)
+    rec = methods.get(name).recipe("mnist", "quick")
+    det = Detector(name, epochs=min(int(rec.get("epochs", 5)), 5), milestones=(),
+                   batch_size=int(rec.get("batch_size", 64)), lr=float(rec.get("lr", 1e-3)),
+                   weight_decay=float(rec.get("weight_decay", 5e-7)), preprocessing=prep,
+                   random_state=seed)
     return det.fit(zeros, oe if cls.oe != "never" else None)
 
 

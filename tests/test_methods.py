@@ -111,15 +111,19 @@ def test_ae_score_is_reconstruction_error():
 
 @pytest.mark.parametrize("name", methods.names())
 def test_every_method_trains_one_step_and_scores(name):
-    """The registry contract: build, loss (finite, differentiable), score (N,) float64."""
+    """The registry contract: build, loss (finite, differentiable) or direct fit, score (N,)
+    float64."""
     m = methods.get(name)
     model = m.build((1, 28, 28))
     x = torch.rand(8, 1, 28, 28)
     y = torch.tensor([0.0] * 4 + [1.0] * 4) if m.oe != "never" else torch.zeros(8)
-    m.prepare(model, [x])
-    loss = m.loss(model, x, y)
-    assert loss.ndim == 0 and torch.isfinite(loss)
-    loss.backward()
+    if m.direct:  # fitted in one call (a kernel method), no gradient steps
+        m.fit_direct(model, x)
+    else:
+        m.prepare(model, [x])
+        loss = m.loss(model, x, y)
+        assert loss.ndim == 0 and torch.isfinite(loss)
+        loss.backward()
     model.eval()
     s = m.score(model, x)
     assert s.shape == (8,) and s.dtype == torch.float64 and torch.isfinite(s).all()

@@ -8,6 +8,7 @@ added by the methods that need them.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .lenet import MLP, LeNet, SmallNet
@@ -39,7 +40,8 @@ def backbone(shape: tuple[int, int, int], *, svdd: bool = False) -> nn.Module:
 
 
 class _SVDDLeNet(nn.Module):
-    """Deep SVDD's bias-free LeNet: conv blocks (BN without affine) then one Linear without bias."""
+    """Deep SVDD's bias-free LeNet (baselines.md 2.3, 2.4): conv 5x5 blocks (conv without bias ->
+    BN(eps 1e-4, affine False) -> LeakyReLU(0.01) -> MaxPool 2), then one Linear without bias."""
 
     def __init__(self, *, in_channels, size, widths, rep_dim):
         super().__init__()
@@ -48,7 +50,7 @@ class _SVDDLeNet(nn.Module):
         self.features = nn.Sequential(*[ConvBlock(a, b, bias=False) for a, b in zip(chans, chans[1:])])
         side = size // 2 ** len(widths)
         self.fc = nn.Linear(widths[-1] * side * side, rep_dim, bias=False)
-        self.rep_dim, self.in_channels = rep_dim, in_channels
+        self.rep_dim, self.in_channels, self.size, self.widths = rep_dim, in_channels, size, tuple(widths)
 
     def forward(self, x):
         return self.fc(self.features(x).flatten(1))
@@ -66,38 +68,99 @@ class Classifier(nn.Module):
         return self.head(self.phi(x)).squeeze(1)
 
 
-class AutoEncoder(nn.Module):
-    """Convolutional autoencoder: a bias-free encoder and a mirrored decoder.
+def _bn2d(c):
+    return nn.BatchNorm2d(c, eps=1e-4, affine=False)
 
-    Decoder: Linear(rep_dim -> 32 x s x s) with s = side / 2^k, then k stages of
-    ConvTranspose 5x5 -> BN -> LeakyReLU -> nearest upsampling x2, and a final 5x5 conv to C
-    channels. (The Deep SVDD autoencoders reshape the code instead of using a Linear; the Linear
-    lets one decoder serve every resolution.) forward returns the reconstruction (N, C, H, W).
+
+def _up(x):
+    return nn.functional.interpolate(x, scale_factor=2)  # nearest, as F.interpolate's default
+
+
+class AutoEncoder(nn.Module):
+    """Convolutional autoencoder whose encoder is the Deep SVDD network of the same input shape
+    (`backbone(shape, svdd=True)`), so that its weights can initialise Deep SVDD (baselines.md 2.5).
+    forward returns the reconstruction (N, C, H, W) through a sigmoid, i.e. in [0, 1]: the inputs
+    are expected in [0, 1] (the GCN + min-max preprocessing of Deep SVDD, or raw pixels).
+
+    * 32x32 (CIFAR-10, baselines.md 6.2): encoder conv 32-64-128 + Linear 2048 -> 128, then
+      BatchNorm1d(128) (affine False, eps 1e-4); decoder: reshape to 8x4x4 -> LeakyReLU ->
+      3 x [ConvT 5x5 (8->128->64->32) -> BN -> LeakyReLU -> nearest up x2] -> ConvT 5x5 to C
+      -> sigmoid. Xavier-uniform init (LeakyReLU gain) of every conv and ConvT weight.
+    * 28x28 (MNIST, baselines.md 6.3): encoder conv 8-4 + Linear 196 -> 32, no bottleneck BN;
+      decoder: reshape to 2x4x4 -> LeakyReLU -> up x2 -> ConvT 2->4 (pad 2) -> BN -> LeakyReLU
+      -> up -> ConvT 4->8 (pad 3, 16 -> 14) -> BN -> LeakyReLU -> up -> ConvT 8->C (pad 2)
+      -> sigmoid. PyTorch's default init.
+    * Other sides (not in the paper; e.g. 8x8 digits, 224 px): Linear(rep_dim -> 32 x s x s)
+      with s = side / 2^k, then k stages of ConvT 5x5 -> BN -> LeakyReLU -> nearest up x2, a
+      final 5x5 conv to C channels and a sigmoid (a Linear lets one decoder serve every side).
+
+    Every layer is bias-free and every BN has affine False (the paper's autoencoders).
     """
 
     def __init__(self, shape: tuple[int, int, int]):
         super().__init__()
         c, h, _ = shape
         self.encoder = backbone(shape, svdd=True)
-        k = 1 if h <= 16 else (2 if h % 8 else 3)
-        if h >= 128:
-            k = 5
-        s = h // 2 ** k
-        if s * 2 ** k != h:
-            raise ValueError(f"autoencoder needs a side divisible by {2 ** k}, got {h}")
-        self.s = s
-        self.fc = nn.Linear(self.encoder.rep_dim, 32 * s * s, bias=False)
-        layers = []
-        for _ in range(k):
-            layers += [nn.ConvTranspose2d(32, 32, 5, padding=2, bias=False),
-                       nn.BatchNorm2d(32, eps=1e-4, affine=False), nn.LeakyReLU(),
-                       nn.Upsample(scale_factor=2)]
-        layers.append(nn.Conv2d(32, c, 5, padding=2, bias=False))
-        self.decoder = nn.Sequential(*layers)
+        enc = self.encoder
+        self.kind = "generic"
+        if isinstance(enc, _SVDDLeNet) and h == 32 and enc.widths == (32, 64, 128):
+            self.kind = "cifar"
+        elif isinstance(enc, _SVDDLeNet) and h == 28 and enc.widths == (8, 4):
+            self.kind = "mnist"
+        rep = enc.rep_dim
+        if self.kind == "cifar":
+            self.bottleneck = nn.BatchNorm1d(rep, eps=1e-4, affine=False)
+            self.code_channels = rep // 16
+            chans = (self.code_channels, 128, 64, 32)
+            self.deconvs = nn.ModuleList(nn.ConvTranspose2d(a, b, 5, padding=2, bias=False)
+                                         for a, b in zip(chans, chans[1:]))
+            self.bns = nn.ModuleList(_bn2d(b) for b in chans[1:])
+            self.out = nn.ConvTranspose2d(32, c, 5, padding=2, bias=False)
+            gain = nn.init.calculate_gain("leaky_relu")
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.init.xavier_uniform_(m.weight, gain=gain)
+        elif self.kind == "mnist":
+            self.code_channels = rep // 16
+            self.deconvs = nn.ModuleList([
+                nn.ConvTranspose2d(self.code_channels, 4, 5, padding=2, bias=False),
+                nn.ConvTranspose2d(4, 8, 5, padding=3, bias=False)])
+            self.bns = nn.ModuleList([_bn2d(4), _bn2d(8)])
+            self.out = nn.ConvTranspose2d(8, c, 5, padding=2, bias=False)
+        else:
+            k = 1 if h <= 16 else (2 if h % 8 else 3)
+            if h >= 128:
+                k = 5
+            s = h // 2 ** k
+            if s * 2 ** k != h:
+                raise ValueError(f"autoencoder needs a side divisible by {2 ** k}, got {h}")
+            self.s = s
+            self.fc = nn.Linear(rep, 32 * s * s, bias=False)
+            layers = []
+            for _ in range(k):
+                layers += [nn.ConvTranspose2d(32, 32, 5, padding=2, bias=False), _bn2d(32),
+                           nn.LeakyReLU(), nn.Upsample(scale_factor=2)]
+            layers.append(nn.Conv2d(32, c, 5, padding=2, bias=False))
+            self.decoder = nn.Sequential(*layers)
+
+    def decode(self, z):
+        act = nn.functional.leaky_relu
+        n = z.shape[0]
+        if self.kind == "cifar":
+            x = act(self.bottleneck(z).reshape(n, self.code_channels, 4, 4))
+            for conv, bn in zip(self.deconvs, self.bns):
+                x = _up(act(bn(conv(x))))
+            return torch.sigmoid(self.out(x))
+        if self.kind == "mnist":
+            x = _up(act(z.reshape(n, self.code_channels, 4, 4)))
+            for conv, bn in zip(self.deconvs, self.bns):
+                x = _up(act(bn(conv(x))))
+            return torch.sigmoid(self.out(x))
+        x = act(self.fc(z).reshape(n, 32, self.s, self.s))
+        return torch.sigmoid(self.decoder(x))
 
     def forward(self, x):
-        z = self.fc(self.encoder(x)).reshape(x.shape[0], 32, self.s, self.s)
-        return self.decoder(nn.functional.leaky_relu(z))
+        return self.decode(self.encoder(x))
 
 
 __all__ = ["backbone", "Classifier", "AutoEncoder", "LeNet", "SmallNet", "MLP"]

@@ -137,6 +137,7 @@ class Detector:
 
         if method.direct:
             return self._fit_direct(method, model, nom, prep, validation, dev)
+        t0 = time.perf_counter()  # training time includes `prepare` (e.g. AE pretraining)
         method.prepare(model, nominal_batches())
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(self.milestones), gamma=0.1)
@@ -145,7 +146,6 @@ class Detector:
         self.history_ = []
         for cb in self.callbacks:
             cb.on_fit_start(self, total)
-        t0 = time.perf_counter()
         step = 0
         model.train()
         for epoch in range(self.epochs):

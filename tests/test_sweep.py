@@ -45,7 +45,8 @@ def test_presets_follow_the_paper_grid():
     p = presets()
     assert set(p) == {"paper/mnist-oe-classes", "paper/mnist-blur", "paper/cifar10-oe",
                       "paper/cifar10-oe-sizes", "paper/cifar10-oe-classes", "paper/cifar10-blur",
-                      "paper/imagenet30-oe", "paper/imagenet30-oe-sizes", "paper/imagenet30-blur"}
+                      "paper/imagenet30-oe", "paper/imagenet30-oe-sizes", "paper/imagenet30-blur",
+                      "paper/cifar10-baselines", "paper/cifar10-geo-plus-oe"}
     assert p["paper/cifar10-oe-sizes"]["oe_size"][-2:] == [2 ** 21, "all"]
     assert p["paper/mnist-oe-classes"]["oe_classes"] == [1, 2, 3, 5, 10, 15, 20, 26]
     assert len(p["paper/imagenet30-blur"]["seed"]) == 5

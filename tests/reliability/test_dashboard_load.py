@@ -68,6 +68,10 @@ def test_five_sessions_at_once(monkeypatch):
 
     expected = {s: tiny(seed=s, normal_class=s % 3) for s in range(1, SESSIONS + 1)}
     assert len({c.key for c in expected.values()}) == SESSIONS
+    problems = {s: (at if isinstance(at, BaseException)
+                    else [e.value for e in at.exception] + [e.value for e in at.error])
+                for s, at in out.items()}
+    assert not any(problems.values()), problems  # say why before counting trainings
     assert sorted(trained) == sorted(c.key for c in expected.values())  # each trained once
     store = RunStore()
     assert {r["key"] for r in store.query()} == {c.key for c in expected.values()}

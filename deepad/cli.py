@@ -77,9 +77,18 @@ class _Progress:
         self.bar.close()
 
 
-def _method_params(items) -> dict:
-    """--param NAME=VALUE pairs -> {name: float}; a clear error for anything else."""
+def _method_params(items, gamma=None) -> dict:
+    """--param NAME=VALUE pairs (and --gamma, focal's) -> {name: float}; a clear error for
+    anything else."""
     out = {}
+    if gamma is not None:
+        try:
+            out["gamma"] = float(gamma)
+        except ValueError:
+            raise DeepadError(f"--gamma must be a number, got '{gamma}'") from None
+        if not (math.isfinite(out["gamma"]) and out["gamma"] >= 0):
+            raise DeepadError(f"--gamma must be a finite number >= 0 (0 is plain BCE), "
+                              f"got '{gamma}'")
     for item in items or ():
         name, sep, value = item.partition("=")
         name = name.strip().replace("-", "_")
@@ -103,15 +112,7 @@ def cmd_run(a) -> int:
     oe = a.oe
     if oe is None:
         oe = "photos" if m is not None and m.oe == "required" else "none"
-    params = _method_params(a.param)
-    if a.gamma is not None:
-        try:
-            params["gamma"] = float(a.gamma)
-        except ValueError:
-            raise DeepadError(f"--gamma must be a number, got '{a.gamma}'") from None
-        if not (math.isfinite(params["gamma"]) and params["gamma"] >= 0):
-            raise DeepadError(f"--gamma must be a finite number >= 0 (0 is plain BCE), "
-                              f"got '{a.gamma}'")
+    params = _method_params(a.param, a.gamma)
     notes = []
     cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
                       oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, method=a.method,
@@ -256,12 +257,7 @@ def _sweep_grid(a):
         spec["blur_sigma"] = parse_floats(a.blur_sigma, name="blur-sigma")
     if a.seed is not None:
         spec["seed"] = parse_ints(a.seed, name="seed")
-    params = _method_params(a.param)
-    if a.gamma is not None:
-        try:
-            params["gamma"] = float(a.gamma)
-        except ValueError:
-            raise DeepadError(f"--gamma must be a number, got '{a.gamma}'") from None
+    params = _method_params(a.param, a.gamma)
     return Grid(**spec, preset=budget or "quick", epochs=a.epochs, precision=a.precision,
                 method_params=params)
 

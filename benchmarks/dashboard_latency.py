@@ -1,15 +1,19 @@
 """Dashboard latency: time from opening the default Explore page to a finished comparison
-(HSC vs BCE ROC curves on the bundled digits), with an empty cache and with a warm one.
+(HSC vs BCE on the bundled digits: ROC and histogram charts and the metrics table), with an empty
+cache and with a warm one.
 
     python benchmarks/dashboard_latency.py [--json]
 
 Starts `streamlit run app.py` on a free port with a fresh DEEPAD_CACHE, opens the page in headless
-Chromium (Debian's /usr/bin/chromium, driven by Playwright) and waits for both ROC traces. Cold:
-the first visit (trains both runs). Warm: a new Streamlit session on the same server, served from
-the run store, measured two ways: in a new browser profile (empty browser cache: the front end's
-JavaScript, 4.7 MB of it Plotly, is fetched and compiled again) and in a new tab of a browser that
-has opened the app before (its HTTP cache holds the front end). For each warm visit the time at
-which the app's sidebar appears is reported too. Server start-up is reported separately.
+Chromium (Debian's /usr/bin/chromium, driven by Playwright) and waits until both chart images are
+decoded and the metrics table names HSC and BCE. Cold: the first visit (trains both runs). Warm: a
+new Streamlit session on the same server, served from the run store, measured two ways: in a new
+browser profile (empty browser cache: the front end's JavaScript is fetched and compiled again)
+and in a new tab of a browser that has opened the app before (its HTTP cache holds the front end).
+For each warm visit the time at which the app's sidebar appears is reported too. Side by side in
+the same run: the new-tab time with interactive charts (?interactive=True: Plotly, 4.7 MB of
+JavaScript to compile) and the floor, a Streamlit page with one image and one table. Server
+start-up is reported separately.
 """
 
 from __future__ import annotations
@@ -30,27 +34,66 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-MARKS = """() => { const t = performance.now(); const r = window.__marks = window.__marks || {};
-  if (!r.sidebar && document.querySelector('[data-testid=stSidebar]')) r.sidebar = t;
-  if (!r.done && Array.from(document.querySelectorAll('.js-plotly-plot')).some(
-      e => e.innerText.includes('HSC (AUROC') && e.innerText.includes('BCE (AUROC'))) r.done = t;
-  return r.done ? r : null; }"""
+def _marks(done: str) -> str:
+    return ("() => { const t = performance.now(); const r = window.__marks = window.__marks || {};"
+            "if (!r.sidebar && document.querySelector('[data-testid=stSidebar]')) r.sidebar = t;"
+            f"if (!r.done && ({done})) r.done = t; return r.done ? r : null; }}")
 
 
-def time_to_result(browser, url, context=None) -> float:
-    """Seconds from navigation to both ROC traces drawn; also sets LAST_SIDEBAR_S."""
-    global LAST_SIDEBAR_S
+# the default view: the ROC and histogram images decoded, and the metrics table naming both methods
+IMAGES = _marks("Array.from(document.querySelectorAll('[data-testid=stImage] img')).filter("
+                "i => i.complete && i.naturalWidth > 0).length >= 2 && Array.from(document."
+                "querySelectorAll('[data-testid=stTable]')).some(e => e.textContent.includes('HSC') "
+                "&& e.textContent.includes('BCE'))")
+# interactive charts (?interactive=True): both ROC traces drawn by Plotly
+PLOTLY = _marks("Array.from(document.querySelectorAll('.js-plotly-plot')).some(e => e.textContent"
+                ".includes('HSC (AUROC') && e.textContent.includes('BCE (AUROC'))")
+# the floor: a Streamlit page with one image and one table, nothing else
+FLOOR = _marks("Array.from(document.querySelectorAll('[data-testid=stImage] img')).filter("
+               "i => i.complete && i.naturalWidth > 0).length >= 1 && document.querySelector("
+               "'[data-testid=stTable]')")
+FLOOR_APP = """import numpy as np, pandas as pd, streamlit as st
+st.title("floor")
+st.image(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
+st.table(pd.DataFrame({"method": ["HSC", "BCE"], "AUROC": [0.9, 0.8]}))
+"""
+
+
+def time_to_result(browser, url, context=None, marks=IMAGES) -> tuple[float, float]:
+    """(seconds from navigation to the result drawn, seconds to the app's sidebar)."""
     page = (context or browser).new_page(**({} if context else {"viewport": {"width": 1400, "height": 1000}}))
     t0 = time.perf_counter()
     page.goto(url)
-    marks = page.wait_for_function(MARKS, timeout=300_000, polling=50).json_value()
+    m = page.wait_for_function(marks, timeout=300_000, polling=20).json_value()
     dt = time.perf_counter() - t0
-    LAST_SIDEBAR_S = marks.get("sidebar", float("nan")) / 1000
     page.close()
-    return dt
+    return dt, m.get("sidebar", float("nan")) / 1000
 
 
-LAST_SIDEBAR_S = float("nan")
+def start(script: str, cwd, env) -> tuple[subprocess.Popen, str, float]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.port",
+                             str(port), "--server.headless", "true"], cwd=cwd, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url, time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.2)
+
+
+def _tabs(browser, url, marks, n=3):
+    """A browser that has opened the URL once; then n new tabs (new Streamlit sessions)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    time_to_result(browser, url, ctx, marks)
+    out = [time_to_result(browser, url, ctx, marks) for _ in range(n)]
+    ctx.close()
+    return [t for t, _ in out], [s for _, s in out]
 
 
 def main():
@@ -59,49 +102,41 @@ def main():
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
     cache = tempfile.mkdtemp(prefix="deepad-latency-")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**os.environ, "DEEPAD_CACHE": cache, "DEEPAD_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-                             str(port), "--server.headless", "true"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url, startup = start("app.py", REPO, env)
+    floor_dir = tempfile.mkdtemp(prefix="deepad-floor-")
+    Path(floor_dir, "floor.py").write_text(FLOOR_APP)
+    fproc, furl, _ = start("floor.py", floor_dir, env)
     try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
-        startup = time.perf_counter() - t0
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            cold = time_to_result(browser, url)
+            cold, _ = time_to_result(browser, url)
             warm, warm_sidebar = [], []
             for _ in range(3):  # new browser profile each time: nothing in the browser cache
-                warm.append(time_to_result(browser, url))
-                warm_sidebar.append(LAST_SIDEBAR_S)
-            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-            time_to_result(browser, url, ctx)  # this browser has now opened the app once
-            tab, tab_sidebar = [], []
-            for _ in range(3):  # a new tab (new Streamlit session), browser cache warm
-                tab.append(time_to_result(browser, url, ctx))
-                tab_sidebar.append(LAST_SIDEBAR_S)
+                t, sb = time_to_result(browser, url)
+                warm.append(t)
+                warm_sidebar.append(sb)
+            tab, tab_sidebar = _tabs(browser, url, IMAGES)
+            inter, _ = _tabs(browser, url + "/?interactive=True", PLOTLY)
+            floor, _ = _tabs(browser, furl, FLOOR)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for pr in (proc, fproc):
+            pr.terminate()
+            pr.wait(10)
     out = {"server_start_s": startup, "cold_first_result_s": cold,
            "warm_first_result_s": min(warm), "warm_runs_s": warm, "warm_sidebar_s": warm_sidebar,
            "warm_new_tab_first_result_s": min(tab), "warm_new_tab_runs_s": tab,
-           "warm_new_tab_sidebar_s": tab_sidebar}
+           "warm_new_tab_sidebar_s": tab_sidebar,
+           "warm_new_tab_interactive_s": min(inter), "warm_new_tab_interactive_runs_s": inter,
+           "floor_new_tab_s": min(floor), "floor_new_tab_runs_s": floor}
     print(f"server start {startup:.1f} s; first result with an empty cache {cold:.1f} s "
           f"(target < 20 s); with a warm run cache {min(warm):.2f} s in a new browser profile "
           f"(app shell after {min(warm_sidebar):.2f} s) and {min(tab):.2f} s in a new tab of a "
           f"browser that has opened the app before (app shell after {min(tab_sidebar):.2f} s); "
-          f"target < 1 s", file=sys.stderr)
+          f"target < 1 s. Same new-tab view with interactive (Plotly) charts: {min(inter):.2f} s. "
+          f"Floor, a Streamlit page with one image and one table: {min(floor):.2f} s",
+          file=sys.stderr)
     if a.json:
         print(json.dumps(out))
 

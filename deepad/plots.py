@@ -51,6 +51,22 @@ def loss_figure(history: list[float], name: str = "training loss") -> go.Figure:
 
 
 
+def percentile_histograms(scores, labels, bins: int = 40):
+    """(bin centres, {0: counts of normal images, 1: counts of anomalies}, score -> percentile) on
+    the score-percentile axis (0 = most normal, 100 = most anomalous) of these test scores."""
+    s = np.asarray(scores)
+    order = np.sort(s)
+    edges = np.linspace(0, 100, bins + 1)
+
+    def pct_of(score):
+        return 100 * np.searchsorted(order, score, side="right") / len(s)
+
+    pct = pct_of(s)
+    lab = np.asarray(labels)
+    counts = {k: np.histogram(pct[lab == k], bins=edges)[0] for k in (0, 1)}
+    return (edges[:-1] + edges[1:]) / 2, counts, pct_of
+
+
 def histogram_figure(runs: list[dict], marks: dict | None = None, bins: int = 40) -> go.Figure:
     """Score histograms, normal vs anomalous test images, one panel per run.
 
@@ -61,20 +77,15 @@ def histogram_figure(runs: list[dict], marks: dict | None = None, bins: int = 40
     n = max(1, len(runs))
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[r["name"] for r in runs] or [""])
-    edges = np.linspace(0, 100, bins + 1)
     for i, r in enumerate(runs, start=1):
-        s = np.asarray(r["scores"])
-        order = np.sort(s)
-        pct = 100 * np.searchsorted(order, s, side="right") / len(s)
+        centres, counts, pct_of = percentile_histograms(r["scores"], r["labels"], bins)
         for lab, name, col in ((0, "normal test images", "#1f77b4"), (1, "anomalies", "#d62728")):
-            h, _ = np.histogram(pct[np.asarray(r["labels"]) == lab], bins=edges)
-            fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=h, width=100 / bins,
+            fig.add_trace(go.Bar(x=centres, y=counts[lab], width=100 / bins,
                                  name=name, marker_color=col, opacity=0.6, showlegend=(i == 1),
                                  legendgroup=name, hovertemplate="%{y} images<extra>" + name + "</extra>"),
                           row=i, col=1)
         for label, score in (marks or {}).get(r["name"], []):
-            p = 100 * np.searchsorted(order, score, side="right") / len(s)
-            fig.add_vline(x=p, line=dict(color="black", width=2, dash="dash"), row=i, col=1,
+            fig.add_vline(x=pct_of(score), line=dict(color="black", width=2, dash="dash"), row=i, col=1,
                           annotation_text=label, annotation_position="top")
     fig.update_layout(barmode="overlay", height=170 * n + 90, title="Anomaly scores of the test images",
                       margin=dict(l=50, r=20, t=70, b=50), legend=dict(orientation="h", y=1.02,

@@ -10,7 +10,7 @@ from ui.explore_parts import images_behind, score_your_image
 
 DEFAULTS = {"dataset": "digits", "folder": "", "normal_class": "0", "oe": "photos", "oe_size": 64,
             "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
-            "epochs": 10, "device": "auto"}
+            "epochs": 10, "device": "auto", "interactive": False}
 ui.url_state(DEFAULTS)
 
 st.title("Explore: which images does each method call anomalous?")
@@ -88,12 +88,18 @@ curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k
 marks = score_your_image(runs, names, ds)
 
 # ------------------------------------------------------------------ figures
-roc = plots.roc_figure(curves)
-hist = plots.histogram_figure(curves, marks=marks)
+st.toggle("Interactive charts", key="interactive",
+          help="Zoom and hover (Plotly). Off: the same charts as images, which appear at once; "
+               "interactive charts load a large chart library first (a few seconds on a slow machine).")
 left, right = st.columns(2)
-left.plotly_chart(roc, width="stretch")
+if s["interactive"]:
+    left.plotly_chart(plots.roc_figure(curves), width="stretch")
+    right.plotly_chart(plots.histogram_figure(curves, marks=marks), width="stretch")
+else:
+    roc_png, hist_png = ui.chart_pngs(tuple(ui.run_version(k) for k in runs), tuple((n, tuple(v)) for n, v in marks.items()), curves)
+    left.image(roc_png, width="stretch")
+    right.image(hist_png, width="stretch")
 left.caption(ui.GLOSSARY["AUROC"].capitalize() + " — the area under each curve.")
-right.plotly_chart(hist, width="stretch")
 right.caption("Where the normal (blue) and anomalous (red) test images fall on each method's score "
               "scale; less overlap is better.")
 
@@ -105,12 +111,11 @@ table = pd.DataFrame([{
     "run key": k,
 } for k, r in runs.items()])
 st.subheader("Metrics")
-st.dataframe(table, hide_index=True, column_config={
-    "AUROC": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["AUROC"]),
-    "AUPRC": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["AUPRC"]),
-    "FPR at 95% TPR": st.column_config.NumberColumn(format="%.4f", help=ui.GLOSSARY["FPR at 95% TPR"]),
-    "training time (s)": st.column_config.NumberColumn(format="%.1f")})
+# st.table, not st.dataframe: a static table appears at once, the interactive grid loads a library
+st.table(table.style.format({"AUROC": "{:.4f}", "AUPRC": "{:.4f}", "FPR at 95% TPR": "{:.4f}",
+                             "training time (s)": "{:.1f}"}).hide(axis="index"))
 fresh = [names[k] for k, r in runs.items() if r["trained_here"]]
+st.caption(" · ".join(f"**{m}**: {ui.GLOSSARY[m]}" for m in ("AUROC", "AUPRC", "FPR at 95% TPR")))
 st.caption(f"Trained in this session: {', '.join(fresh) or 'none'} · loaded from the run cache: "
            f"{', '.join(names[k] for k, r in runs.items() if not r['trained_here']) or 'none'}.")
 
@@ -119,7 +124,9 @@ images_behind(runs, names, configs, ds)
 # ------------------------------------------------------------------ downloads
 def report():  # built only when the button is pressed (plotly.js makes it ~5 MB)
     return html_report(
-        "deepad: explore", [("ROC curves", roc), ("Score histograms", hist), ("Metrics", table)],
+        "deepad: explore", [("ROC curves", plots.roc_figure(curves)),
+                            ("Score histograms", plots.histogram_figure(curves, marks=marks)),
+                            ("Metrics", table)],
         config={"settings": {k: s.get(k) for k in DEFAULTS},
                 "runs": {k: r["config"] for k, r in runs.items()}},
         intro=ui.GLOSSARY["AUROC"].capitalize() + ".")

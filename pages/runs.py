@@ -29,8 +29,8 @@ def _delete(keys: list[str]) -> None:
     with ui.shown_errors("delete"):
         for k in keys:
             ui.store().delete(k)
-        ui._run_data.clear()
-        ui.detector.clear()
+        ui._run_data.clear()  # (keyed by run versions: only to free the memory at once)
+        ui._detector.clear()
         st.session_state["runs_selected"] = [k for k in st.session_state["runs_selected"] if k not in keys]
         st.session_state["runs_confirm"] = False
         st.session_state["runs_version"] = st.session_state.get("runs_version", 0) + 1  # fresh table

@@ -20,6 +20,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+# both chart images (ROC, histograms) in the page and decoded
+CHARTS_DRAWN = ("Array.from(document.querySelectorAll('[data-testid=stImage] img'))"
+                ".filter(i => i.complete && i.naturalWidth > 0).length >= 2")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,22 +72,29 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
         t0 = time.time()
         page.goto(server)
         page.get_by_role("button", name="Train", exact=True).click(timeout=60_000)
-        page.wait_for_selector(".js-plotly-plot", timeout=120_000)
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2",
-                               timeout=60_000)
-        page.wait_for_selector("text=AUROC", timeout=30_000)
+        # the ROC curves and histograms arrive as images (drawn on the server), then the table
+        page.wait_for_function(CHARTS_DRAWN, timeout=120_000)
+        page.wait_for_selector("[data-testid='stTable'] >> text=HSC", timeout=30_000)
         first_result = time.time() - t0
         page.wait_for_timeout(1500)  # let the last elements render
         body = page.inner_text("body")
         assert page.locator("[data-testid='stException']").count() == 0
         assert "Traceback" not in body
-        assert "HSC (AUROC" in page.content() and "BCE (AUROC" in page.content()
+        table = page.locator("[data-testid='stTable']").first.inner_text()
+        assert "HSC" in table and "BCE" in table and "AUROC" in table
         shot = tmp_path / "explore.png"
         page.screenshot(path=str(shot), full_page=False)
         assert shot.stat().st_size > 20_000
         if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
             shutil.copy(shot, REPO / "docs" / "explore.png")
         print(f"first result after {first_result:.1f} s; screenshot {shot}")
+        # the same charts, interactive: a legend entry per method with its AUROC
+        page.get_by_text("Interactive charts").click()
+        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot')).some(e => "
+                               "e.textContent.includes('HSC (AUROC') && e.textContent.includes('BCE (AUROC'))",
+                               timeout=60_000)
+        assert "interactive=True" in page.url
+        assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
 
 

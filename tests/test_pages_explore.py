@@ -41,11 +41,19 @@ def test_every_page_loads_without_exception(page, monkeypatch):
 def test_explore_default_shows_hsc_vs_bce_matching_the_store():
     at = _app().run()
     assert not at.exception
+    # by default the ROC curves and histograms are PNG images (they appear at once) ...
+    charts = at.get("image")[:2]
+    assert not _figures(at)
+    assert [len(c.proto.imgs) for c in charts] == [1, 1]
+    assert all(c.proto.imgs[0].url.endswith(".png") for c in charts)
+    # ... and the same charts in Plotly with the toggle, kept in the URL
+    at.toggle(key="interactive").set_value(True).run()
+    assert not at.exception and at.query_params["interactive"] == "True"
     roc = _figures(at)[0]
     names = [t["name"] for t in roc["data"]]
     assert names[0].startswith("chance")
     assert [n.split(" (")[0] for n in names[1:]] == ["HSC", "BCE"]  # one trace per method
-    table = at.dataframe[0].value
+    table = at.table[0].value
     rows = {r["method"]: r for r in table.to_dict("records")}
     store = RunStore()
     for method in ("HSC", "BCE"):
@@ -67,7 +75,7 @@ def test_explore_reads_its_state_from_the_url():
     at.run()
     assert not at.exception
     assert at.session_state["methods"] == ["deep-svdd", "ae"]
-    rows = at.dataframe[0].value.to_dict("records")
+    rows = at.table[0].value.to_dict("records")
     assert [r["method"] for r in rows] == ["Deep SVDD", "Autoencoder"]
     cfg = RunStore().get(rows[0]["run key"]).config
     assert (cfg.seed, cfg.normal_class, cfg.oe) == (3, 2, "none")
@@ -105,3 +113,27 @@ def test_uploads_are_checked():
     Image.fromarray(np.full((40, 60, 3), 200, np.uint8)).save(buf, format="PNG")
     x = decode_upload(buf.getvalue(), (1, 8, 8))
     assert x.shape == (1, 1, 8, 8) and x.dtype == np.uint8 and int(x[0, 0, 4, 4]) == 200
+
+
+def test_a_run_stored_again_under_its_key_is_not_served_from_a_stale_cache():
+    """The dashboard's caches are keyed by what is stored (ui.run_version), not by the run key
+    alone: after a run is deleted and stored again (e.g. retrained by the CLI with other numbers)
+    every session sees the new one."""
+    import ui.common as ui
+    from deepad import get_or_train, make_config
+    cfg = make_config(dataset="digits", normal_class=0, method="hsc", oe="photos", oe_size=8,
+                      epochs=1, seed=1)
+    store = RunStore()
+    get_or_train(cfg, store=store)
+    run = store.get(cfg.key)
+    old = ui.run_data(cfg.key)
+    det = ui.detector(cfg.key)
+    assert old["metrics"]["auroc"] == run.metrics["auroc"] and ui.detector(cfg.key) is det
+    arrays = {"scores": run.scores, "labels": run.labels, "indices": run.indices,
+              "classes": run.test_classes}
+    weights = run.weights()
+    assert store.delete(cfg.key) and ui.run_data(cfg.key) is None
+    store.put(cfg, metrics=dict(run.metrics, auroc=0.123), history=run.history, scores=arrays,
+              weights=weights)
+    assert ui.run_data(cfg.key)["metrics"]["auroc"] == 0.123
+    assert ui.detector(cfg.key) is not det

@@ -111,15 +111,29 @@ def shown_errors(what: str = ""):
 
 # ------------------------------------------------------------------ cached loads
 
+def run_version(key: str) -> str | None:
+    """Identifies what is stored under a run key now: the store's folder, the key and the run
+    folder's inode and mtime. The caches below are keyed by it, so a run that is deleted and
+    trained again (another session, the CLI), or another store, is never served from a stale
+    cache entry. None when the run is not stored."""
+    s = store()
+    try:
+        info = (s.runs / key).stat()
+    except OSError:
+        return None
+    return f"{s.root}|{key}|{info.st_ino}|{info.st_mtime_ns}"
+
+
 def run_data(key: str) -> dict | None:
     """A stored run's config, metrics, scores and labels (copied per caller), or None."""
-    if key not in store():
+    version = run_version(key)
+    if version is None or key not in store():
         return None
-    return _run_data(key)
+    return _run_data(key, version)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _run_data(key: str) -> dict | None:
+def _run_data(key: str, version: str) -> dict | None:
     run = store().get(key)
     if run is None:  # damaged and set aside: raise so that the miss is not cached
         raise DeepadError(f"run {key} was damaged and has been set aside; train it again")
@@ -128,10 +142,14 @@ def _run_data(key: str) -> dict | None:
             "classes": run.test_classes}
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
 def detector(key: str):
     """The trained detector of a run, shared read-only by all sessions (never trained here)."""
-    run = store().get(key)
+    return _detector(key, run_version(key))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _detector(key: str, version: str | None):
+    run = store().get(key) if version is not None else None
     if run is None:
         raise DeepadError(f"run {key} is not in the store any more; train it again")
     return deepad.load_detector(run, device="cpu")
@@ -362,9 +380,23 @@ def use_model(key: str) -> None:
                                mime="text/csv", key=f"score_csv_{key}")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
+def chart_pngs(versions: tuple, marks: tuple, _curves: list) -> tuple[bytes, bytes]:
+    """The ROC and histogram charts as PNGs (deepad.plots_static). Cached by the runs' versions
+    (run_version: a stored run fixes its scores) and the marks; `_curves` (name, labels, scores
+    per run) is not hashed."""
+    from deepad import plots_static
+    return (plots_static.roc_png(_curves),
+            plots_static.histogram_png(_curves, {name: list(v) for name, v in marks}))
+
+
 def heatmaps(key: str, images: np.ndarray) -> list[np.ndarray]:
     """Heatmap pictures (image | where the model looks) of uint8 images (n, C, H, W) for a run."""
+    return _heatmaps(key, run_version(key), images)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _heatmaps(key: str, version: str | None, images: np.ndarray) -> list[np.ndarray]:
     from deepad.inference import heatmap, heatmap_picture
     det = detector(key)
     return [heatmap_picture(im, heatmap(det, im), scale=max(1, 64 // im.shape[1])) for im in images]

@@ -121,6 +121,6 @@ def test_dashboard_and_sweep_train_a_run_once(order, tmp_path, monkeypatch):
     assert len(store.query(status=None)) == 1
     assert not (cache / "damaged").exists()  # no second copy written and set aside
     assert not at.exception and not at.error, [e.value for e in at.error]
-    rows = at.dataframe[0].value.to_dict("records")
+    rows = at.table[0].value.to_dict("records")
     assert [r["run key"] for r in rows] == [cfg.key]
     assert rows[0]["AUROC"] == store.get(cfg.key).metrics["auroc"]

@@ -81,7 +81,7 @@ def test_five_sessions_at_once(monkeypatch):
         assert not at.error, (s, [e.value for e in at.error])
         # its own settings, its own run, the stored numbers: nothing from another session
         assert at.session_state["seed"] == s and at.session_state["normal_class"] == str(s % 3)
-        rows = at.dataframe[0].value.to_dict("records")
+        rows = at.table[0].value.to_dict("records")
         assert [r["run key"] for r in rows] == [expected[s].key], s
         assert rows[0]["AUROC"] == store.get(expected[s].key).metrics["auroc"]
         assert at.query_params["seed"] == str(s)  # its URL, not another's
@@ -95,7 +95,7 @@ def test_dashboard_caches_are_bounded():
     import ui.common
     from streamlit.runtime.caching.cache_utils import CachedFunc
     cached = {n: f for n, f in vars(ui.common).items() if isinstance(f, CachedFunc)}
-    assert {"_run_data", "detector", "test_images"} <= set(cached)
+    assert {"_run_data", "_detector", "_heatmaps", "chart_pngs", "test_images"} <= set(cached)
     for name, f in cached.items():
         assert f._info.max_entries is not None, name
     for page in sorted((REPO / "pages").glob("*.py")) + [REPO / "ui" / "common.py"]:

@@ -1,0 +1,83 @@
+"""The Explore page's ROC and histogram charts as PNG images, drawn with matplotlib.
+
+A browser shows an image at once; a Plotly chart first loads and compiles about 5 MB of JavaScript,
+which on a 2-core machine takes longer than everything else on the page. The dashboard therefore
+draws these PNGs by default and the Plotly figures (deepad.plots) on request. Both show the same
+data: ROC points from deepad.metrics, histogram counts from deepad.plots.score_percentiles.
+No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import io
+
+from . import metrics as M
+from .plots import color, percentile_histograms
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def roc_static(curves: list[dict]):
+    """A matplotlib Figure: one ROC curve per entry (dicts with `name`, `labels`, `scores`), the
+    AUROC in the legend, the chance diagonal dotted."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=100)
+    ax.plot([0, 1], [0, 1], ":", color="#bbbbbb", label="chance (AUROC 0.5)")
+    for i, c in enumerate(curves):
+        fpr, tpr = M.roc_points(c["labels"], c["scores"])
+        ax.plot(fpr, tpr, color=color(i), lw=2,
+                label=f"{c['name']} (AUROC {M.auroc(c['labels'], c['scores']):.3f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), title="ROC curves",
+           xlabel="false-positive rate (normal images flagged)",
+           ylabel="true-positive rate (anomalies found)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_static(runs: list[dict], marks: dict | None = None, bins: int = 40):
+    """A matplotlib Figure: per run, the score-percentile histograms of normal and anomalous test
+    images on a shared axis (as deepad.plots.histogram_figure), marks as dashed lines."""
+    plt = _pyplot()
+    n = max(1, len(runs))
+    fig, axes = plt.subplots(n, 1, figsize=(6.4, 1.7 * n + 1.1), dpi=100, sharex=True, squeeze=False)
+    width = 100 / bins
+    for ax, r in zip(axes[:, 0], runs):
+        centres, counts, pct_of = percentile_histograms(r["scores"], r["labels"], bins)
+        for lab, name, col in ((0, "normal test images", "#1f77b4"), (1, "anomalies", "#d62728")):
+            ax.bar(centres, counts[lab], width=width, color=col, alpha=0.6, label=name)
+        for label, score in (marks or {}).get(r["name"], []):
+            ax.axvline(pct_of(score), color="black", ls="--", lw=2)
+            ax.annotate(label, (pct_of(score), 1), xycoords=("data", "axes fraction"),
+                        ha="center", va="bottom", fontsize=8)
+        ax.set_title(r["name"], fontsize=10)
+        ax.set_ylabel("images")
+    axes[0, 0].legend(loc="upper center", fontsize=8, ncol=2)
+    axes[-1, 0].set_xlabel("score percentile (0 = most normal, 100 = most anomalous)")
+    axes[-1, 0].set_xlim(0, 100)
+    fig.suptitle("Anomaly scores of the test images", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def png(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    plt = _pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def roc_png(curves: list[dict]) -> bytes:
+    return png(roc_static(curves))
+
+
+def histogram_png(runs: list[dict], marks: dict | None = None) -> bytes:
+    return png(histogram_static(runs, marks))

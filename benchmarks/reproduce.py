@@ -49,6 +49,7 @@ from deepad import analysis  # noqa: E402
 from deepad.data import sources  # noqa: E402
 from deepad.errors import DeepadError  # noqa: E402
 from deepad.methods import info as method_info  # noqa: E402
+from deepad.cli import parse_method_params  # noqa: E402
 from deepad.store import RunStore  # noqa: E402
 from deepad.sweep import Grid, parse_floats, parse_ints, run_sweep  # noqa: E402
 
@@ -69,6 +70,7 @@ TOP_TOLERANCE = 0.5   # 'BCE and HSC at the top': no other method above the lowe
 CLOSE_POINTS = 3.0    # 'Deep SAD close': at most this far below the lower of BCE and HSC
 FAR_POINTS = 10.0     # 'Deep SVDD far below': at least this far below every OE method
 
+CURVE_CSV = "reproduce_full_curve.csv"
 CSV_COLUMNS = ["run_key", "dataset", "method", "normal_class", "oe", "oe_size", "blur_sigma", "seed",
                "epochs", "auroc", "train_seconds", "status"]
 
@@ -102,6 +104,10 @@ def parse_args(argv):
     ap.add_argument("--oe-sizes", default=None,
                     help="OE sizes of the oe-sizes stage (default 1,2,4,...,1024,all)")
     ap.add_argument("--sigmas", default=None, help="blur sigmas of the blur stage (default 0,1,2,4,8,16,32)")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="a method parameter for every run that takes it (repeatable), e.g. "
+                         "pretrain_epochs=5 to shorten Deep SVDD's autoencoder pretraining; "
+                         "`python -m deepad methods` lists them")
     ap.add_argument("--full-class", default="0", help="the class of the full stage (default 0, airplane)")
     ap.add_argument("--workers", default="1",
                     help="local worker processes (default 1; each gets cores/workers threads)")
@@ -164,7 +170,7 @@ def _classes(a, default):
 
 
 def _grid(dataset, oe, a, **kw):
-    return Grid(dataset=dataset, oe=oe, epochs=a.epochs_int, **kw)
+    return Grid(dataset=dataset, oe=oe, epochs=a.epochs_int, method_params=a.method_params, **kw)
 
 
 def plan_stage(stage: str, a) -> Plan:
@@ -198,7 +204,8 @@ def plan_stage(stage: str, a) -> Plan:
             raise DeepadError("--full-class takes one class, e.g. 0")
         p = Plan(stage, cifar, _methods(a, ["hsc"]), k, seeds[:1])
         p.groups["paper"] = Grid(dataset=cifar, oe=oe, normal_class=k, method=p.methods,
-                                 seed=seeds[:1], preset="paper").configs(p.notes)
+                                 seed=seeds[:1], preset="paper",
+                                 method_params=a.method_params).configs(p.notes)
         p.groups["quick"] = _grid(cifar, oe, a, normal_class=k, method=p.methods,
                                   seed=seeds[:1]).configs(p.notes)
     else:  # pragma: no cover - checked in main
@@ -749,7 +756,142 @@ def report_full(plan: Plan, a, got) -> tuple[str, dict]:
                        f"at {ratio:.1f}x the training time.{ref}")
         else:
             out.append(f"- {title(m)}: not compared (a run is missing).")
+    curve = plan.extra.get("curve") or []
+    if curve:
+        labels = {c.key: (label, c) for label in ("paper", "quick") for c in plan.groups[label]}
+        cols = [k for k in labels if any(r["run_key"] == k for r in curve)]
+        epochs = sorted({r["epoch"] for r in curve})
+        at = {(r["run_key"], r["epoch"]): r for r in curve}
+        rows = [[e] + [pct(100 * at[(k, e)]["auroc"]) if (k, e) in at else "" for k in cols]
+                for e in epochs]
+        out += ["", f"Test AUROC during training (`{CURVE_CSV}`, plot `{plan.extra['png_name']}`; "
+                "recorded at these epochs, never used to choose anything):", "",
+                md_table(["epoch"] + [f"{title(labels[k][1].method)}, {labels[k][0]} ({labels[k][1].epochs} "
+                                      f"epochs) AUROC (%)" for k in cols], rows),
+                "", f"![test AUROC during training]({plan.extra['png_name']})"]
+    elif not a.dry_run:
+        out += ["", f"(No learning curve in `{CURVE_CSV}` for these runs: it is recorded when the "
+                "stage trains them.)"]
     return "\n".join(out) + "\n", checks
+
+
+# ------------------------------------------------------------------ the full stage's learning curve
+
+CURVE_COLUMNS = ["run_key", "budget", "epoch", "train_loss", "auroc"]
+
+
+def curve_epochs(epochs: int) -> list[int]:
+    """The epochs at which the full stage records test AUROC: 1, 2, 3, 5, then every 5 (every 10
+    past 50), and the last."""
+    at = {1, 2, 3, 5, epochs} | set(range(10, min(epochs, 50) + 1, 5)) | set(range(60, epochs + 1, 10))
+    return sorted(e for e in at if 1 <= e <= epochs)
+
+
+class TestCurve:
+    """A training callback: the test AUROC at `curve_epochs`, recorded to show what the epochs
+    buy; never used to choose anything. Its evaluation time is taken out of the run's
+    train_seconds. For methods with a `finish` pass (e.g. GEOM's Dirichlet fit) the points are
+    scored before that pass."""
+
+    def __init__(self, cfg, budget: str):
+        from deepad.experiments import build_task
+        task = build_task(cfg)
+        self.test, self.labels = task.test, task.test_labels
+        self.at, self.budget, self.key = set(curve_epochs(cfg.epochs)), budget, cfg.key
+        self.points, self.spent, self.t0 = [], 0.0, time.perf_counter()
+
+    def on_fit_start(self, det, total_steps): ...
+
+    def on_step_end(self, det, step, loss): ...
+
+    def on_epoch_end(self, det, epoch, loss):
+        if epoch not in self.at:
+            return
+        import torch
+
+        from deepad import metrics
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            scores = det.score_samples(self.test)
+        det.model_.train()  # score_samples switched to eval mode; training goes on
+        self.spent += time.perf_counter() - t0
+        auroc = metrics.auroc(self.labels, scores)
+        self.points.append({"run_key": self.key, "budget": self.budget, "epoch": epoch,
+                            "train_loss": float(loss), "auroc": float(auroc)})
+        print(f"[full] {self.budget} run {self.key}: epoch {epoch}, loss {loss:.4f}, test AUROC "
+              f"{auroc:.4f} ({(time.perf_counter() - self.t0) / 60:.1f} min)", file=sys.stderr, flush=True)
+
+    def on_fit_end(self, det):
+        det.train_seconds_ -= self.spent
+
+
+def read_curve(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{**r, "epoch": int(r["epoch"]), "train_loss": float(r["train_loss"]),
+                 "auroc": float(r["auroc"])} for r in csv.DictReader(f)]
+
+
+def write_curve(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
+        w.writeheader()
+        for r in sorted(rows, key=lambda r: (r["budget"], r["run_key"], r["epoch"])):
+            w.writerow({**r, "train_loss": f"{r['train_loss']:.6f}", "auroc": f"{r['auroc']:.6f}"})
+
+
+def train_full(plan: Plan, store: RunStore, device: str, curve_path: Path) -> list[str]:
+    """Train the full stage's missing runs in this process, recording their learning curves.
+    Returns the errors."""
+    from deepad.experiments import get_or_train
+    errors = []
+    for label in ("paper", "quick"):
+        for c in plan.groups[label]:
+            if c.key in store:
+                print(f"[full] {label} run {c.key} is stored", file=sys.stderr, flush=True)
+                continue
+            print(f"[full] training the {label} run {c.key} ({c.epochs} epochs)", file=sys.stderr, flush=True)
+            cb = TestCurve(c, label)
+            try:
+                res = get_or_train(c, callbacks=[cb], store=store, device=device)
+            except DeepadError as e:  # RunFailed included: recorded in the store's index
+                errors.append(f"{c.key}: {e}")
+                continue
+            if not res.cached:
+                rows = [r for r in read_curve(curve_path) if r["run_key"] != c.key] + cb.points
+                write_curve(curve_path, rows)
+    return errors
+
+
+def plot_full_curve(plan: Plan, rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for i, label in enumerate(("paper", "quick")):
+        for c in plan.groups[label]:
+            pts = sorted((r["epoch"], 100 * r["auroc"]) for r in rows if r["run_key"] == c.key)
+            if pts:
+                ax.plot(*zip(*pts), "o-", ms=3, color=f"C{i}",
+                        label=f"{title(c.method)}, {label} budget ({c.epochs} epochs)")
+            for m in c.milestones or ():
+                ax.axvline(m, color=f"C{i}", ls=":", lw=0.8)
+    k = plan.classes[0]
+    for m in plan.methods:
+        if plan.dataset == "cifar10" and m in analysis.PAPER_CIFAR10:
+            ax.axhline(analysis.PAPER_CIFAR10[m][k], color="k", ls="--", lw=0.8,
+                       label=f"the paper's {title(m)} ({analysis.PAPER_CIFAR10[m][k]})")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch (log scale; dotted: learning rate x0.1)")
+    ax.set_ylabel("test AUROC (%)")
+    ax.set_title(f"{plan.dataset} class {class_names(plan.dataset)[k]}: test AUROC during training",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 REPORTS = {"table": report_table, "oe-sizes": report_oe_sizes, "blur": report_blur,
@@ -831,6 +973,7 @@ def main(argv=None) -> int:
         if a.report_only and a.dry_run:
             raise DeepadError("--report-only and --dry-run exclude each other; give one")
         a.seed_list = parse_ints(a.seeds, name="seeds")
+        a.method_params = parse_method_params(a.param)
         plans = [plan_stage(s, a) for s in stages]
     except DeepadError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -878,15 +1021,21 @@ def main(argv=None) -> int:
         if not a.report_only:
             print(f"[{p.stage}] {len(p.configs)} runs ({sum(1 for c in p.configs if c.key in store)} "
                   f"stored); {workers} worker(s)", file=sys.stderr, flush=True)
-            try:
-                outcomes = sweep(p, store, workers, a.device)
-            except DeepadError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return e.exit_code
-            failed = [o for o in outcomes if o.status == "failed"]
-            for o in failed:
-                print(f"[{p.stage}] failed: {o.key}: {o.error}", file=sys.stderr)
-            any_failed |= bool(failed)
+            if p.stage == "full":  # in this process, with the learning curve
+                errors = train_full(p, store, a.device, results / CURVE_CSV)
+                for e in errors:
+                    print(f"[full] failed: {e}", file=sys.stderr)
+                any_failed |= bool(errors)
+            else:
+                try:
+                    outcomes = sweep(p, store, workers, a.device)
+                except DeepadError as e:
+                    print(f"error: {e}", file=sys.stderr)
+                    return e.exit_code
+                failed = [o for o in outcomes if o.status == "failed"]
+                for o in failed:
+                    print(f"[{p.stage}] failed: {o.key}: {o.error}", file=sys.stderr)
+                any_failed |= bool(failed)
         got = store_rows(store, p.configs)
         stem = f"reproduce_{p.stage}"
         p.extra["csv_name"] = f"{stem}.csv"
@@ -900,10 +1049,15 @@ def main(argv=None) -> int:
             plot_curves(_curve_stats(p, got, "blur_sigma"), results / f"{stem}.png",
                         "blur sigma of the OE images (pixels, log scale; 0 = unblurred)",
                         f"{p.dataset}: AUROC vs OE blur, {BLUR_OE_SIZE} OE images")
+        if p.stage == "full":
+            p.extra["curve"] = [r for r in read_curve(results / CURVE_CSV)
+                                if r["run_key"] in {c.key for c in p.configs}]
+            if p.extra["curve"]:
+                plot_full_curve(p, p.extra["curve"], results / f"{stem}.png")
         md, _ = REPORTS[p.stage](p, a, got)
         (results / f"{stem}.md").write_text(md)
         n = status_counts(p.configs, got)
-        print(f"[{p.stage}] wrote {results / stem}.csv/.md{'/.png' if p.stage in ('oe-sizes', 'blur') else ''}: "
+        print(f"[{p.stage}] wrote {results / stem}.csv/.md{'/.png' if p.stage in ('oe-sizes', 'blur') or p.extra.get('curve') else ''}: "
               f"{n['done']} runs stored, {n['missing']} missing, {n['failed']} failed "
               f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     return 1 if any_failed else 0

@@ -77,7 +77,7 @@ class _Progress:
         self.bar.close()
 
 
-def _method_params(items, gamma=None) -> dict:
+def parse_method_params(items, gamma=None) -> dict:
     """--param NAME=VALUE pairs (and --gamma, focal's) -> {name: float}; a clear error for
     anything else."""
     out = {}
@@ -112,7 +112,7 @@ def cmd_run(a) -> int:
     oe = a.oe
     if oe is None:
         oe = "photos" if m is not None and m.oe == "required" else "none"
-    params = _method_params(a.param, a.gamma)
+    params = parse_method_params(a.param, a.gamma)
     notes = []
     cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
                       oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, method=a.method,
@@ -257,7 +257,7 @@ def _sweep_grid(a):
         spec["blur_sigma"] = parse_floats(a.blur_sigma, name="blur-sigma")
     if a.seed is not None:
         spec["seed"] = parse_ints(a.seed, name="seed")
-    params = _method_params(a.param, a.gamma)
+    params = parse_method_params(a.param, a.gamma)
     return Grid(**spec, preset=budget or "quick", epochs=a.epochs, precision=a.precision,
                 method_params=params)
 

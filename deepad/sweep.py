@@ -191,7 +191,13 @@ class Outcome:
 
 
 def _threads_per_worker(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+    """cores / workers, capped by OMP_NUM_THREADS when the user set it (e.g. to share the machine
+    with another job: two jobs with 2 threads each on 2 cores run several times slower)."""
+    n = max(1, (os.cpu_count() or 1) // max(1, workers))
+    cap = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if cap.isdigit() and int(cap) >= 1:
+        n = min(n, int(cap))
+    return n
 
 
 def _local_task(cfg_dict: dict, device: str, threads: int) -> Outcome:

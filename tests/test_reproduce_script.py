@@ -115,6 +115,44 @@ def test_table_reports_missing_cells_and_its_checks(tmp_path):
                      re.M)
 
 
+def test_full_stage_records_the_test_auroc_during_training(tmp_path):
+    res = tmp_path / "results"
+    args = ["--stage", "full", *TINY, "--results", str(res)]
+    r = _run(args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = _csv(res / "reproduce_full.csv")
+    assert [r["epochs"] for r in rows] == ["150", "1"]  # digits' paper preset, then --epochs 1
+    curve = _csv(res / "reproduce_full_curve.csv")
+    mod = _load_script()
+    store = RunStore(os.environ["DEEPAD_CACHE"])
+    for row, budget in zip(rows, ("paper", "quick")):
+        pts = [c for c in curve if c["run_key"] == row["run_key"]]
+        assert {c["budget"] for c in pts} == {budget}
+        assert [int(c["epoch"]) for c in pts] == mod.curve_epochs(int(row["epochs"]))
+        # HSC has no finishing pass: the last point is the stored run's AUROC
+        assert float(pts[-1]["auroc"]) == pytest.approx(store.get(row["run_key"]).metrics["auroc"], abs=1e-6)
+        assert all(np.isfinite(float(c["train_loss"])) for c in pts)
+    assert mod.curve_epochs(200)[:6] == [1, 2, 3, 5, 10, 15] and mod.curve_epochs(200)[-1] == 200
+    md = (res / "reproduce_full.md").read_text()
+    assert "Test AUROC during training" in md and "![test AUROC during training](reproduce_full.png)" in md
+    assert (res / "reproduce_full.png").read_bytes().startswith(b"\x89PNG")
+    # --report-only keeps the curve (it is not recomputed: the runs are stored)
+    r2 = _run([*args, "--report-only"])
+    assert r2.returncode == 0 and _csv(res / "reproduce_full_curve.csv") == curve
+
+
+def test_param_reaches_the_methods_that_take_it(tmp_path):
+    res = tmp_path / "results"
+    r = _run(["--stage", "table", *TINY, "--classes", "0", "--methods", "deep-svdd,hsc",
+              "--param", "pretrain_epochs=1", "--results", str(res)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    store = RunStore(os.environ["DEEPAD_CACHE"])
+    params = {row["method"]: dict(store.get(row["run_key"]).config.method_params)
+              for row in _csv(res / "reproduce_table.csv")}
+    assert params["deep-svdd"]["pretrain_epochs"] == 1 and "pretrain_epochs" not in params["hsc"]
+    assert "+ 1 autoencoder pretraining epochs" in (res / "reproduce_table.md").read_text()
+
+
 def test_dry_run_counts_the_full_default_grid_and_writes_nothing(tmp_path):
     res = tmp_path / "results"
     r = _run(["--stage", "all", "--dataset", "digits", "--oe", "photos", "--dry-run",
@@ -150,6 +188,8 @@ def _load_script():
     (["--stage", "table", "--methods", "nope"], "nope"),
     (["--stage", "table", "--dry-run", "--report-only"], "exclude"),
     (["--epochs", "2"], "--stage"),
+    (["--stage", "table", "--param", "nope"], "--param"),
+    (["--stage", "table", "--param", "nope=1"], "nope"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, words, capsys):
     main = _load_script().main  # in this process: argument checks need no subprocess

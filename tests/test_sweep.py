@@ -198,3 +198,16 @@ def test_grid_gives_each_method_only_its_own_parameters():
     assert by["ocsvm"]["nu"] == 0.2 and by["hsc"] == {}
     with pytest.raises(DeepadError, match="nu"):
         Grid(dataset="digits", method=["hsc", "bce"], method_params={"nu": 0.2}).configs()
+
+
+def test_worker_threads_follow_the_cores_and_respect_omp_num_threads(monkeypatch):
+    from deepad import sweep
+    monkeypatch.setattr(sweep.os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [sweep._threads_per_worker(w) for w in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # another job shares the machine
+    assert [sweep._threads_per_worker(w) for w in (1, 2)] == [1, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "16")  # a cap, never more than the share of cores
+    assert sweep._threads_per_worker(2) == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a number: ignored
+    assert sweep._threads_per_worker(1) == 8

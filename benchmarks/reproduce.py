@@ -60,6 +60,7 @@ OE_SIZES = [2 ** i for i in range(11)] + ["all"]  # 1, 2, 4, ..., 1024, all
 SIGMAS = [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
 BLUR_OE_SIZE = 128  # the paper's CIFAR-10 blur runs (paper-protocol.md 7.1)
 CURVE_CLASSES = [0, 1, 2]
+CIFAR_JPEG_QUALITY = 75  # ../shared/data/cifar10-jpg: Pillow's quality-75 tables, 4:2:0
 NOISE_OE = "noise-uniform"
 
 # The checks' thresholds (AUROC points, i.e. percent). Stated in every Markdown section.
@@ -104,6 +105,11 @@ def parse_args(argv):
     ap.add_argument("--oe-sizes", default=None,
                     help="OE sizes of the oe-sizes stage (default 1,2,4,...,1024,all)")
     ap.add_argument("--sigmas", default=None, help="blur sigmas of the blur stage (default 0,1,2,4,8,16,32)")
+    ap.add_argument("--oe-jpeg", default="auto", metavar="QUALITY|auto|none",
+                    help="re-encode the natural OE images as JPEG at this quality once resized "
+                         "(RunConfig.oe_jpeg). auto (default): 75 on cifar10, whose copy here is "
+                         "JPEG at Pillow's quality 75 (same tables, 4:2:0), so that the OE carries "
+                         "the same codec as every CIFAR-10 image; none elsewhere")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="a method parameter for every run that takes it (repeatable), e.g. "
                          "pretrain_epochs=5 to shorten Deep SVDD's autoencoder pretraining; "
@@ -169,8 +175,19 @@ def _classes(a, default):
     return default if a.classes is None else parse_ints(a.classes, name="classes", allow_all=True)
 
 
+def oe_jpeg_for(a, dataset: str, oe: str) -> int | None:
+    """The OE JPEG quality of a stage's runs: --oe-jpeg, with auto = 75 for the JPEG copy of
+    CIFAR-10 and natural (not noise) OE, else none."""
+    if a.oe_jpeg == "none" or oe == "none" or oe.startswith("noise"):
+        return None
+    if a.oe_jpeg == "auto":
+        return CIFAR_JPEG_QUALITY if dataset == "cifar10" else None
+    return int(a.oe_jpeg)
+
+
 def _grid(dataset, oe, a, **kw):
-    return Grid(dataset=dataset, oe=oe, epochs=a.epochs_int, method_params=a.method_params, **kw)
+    return Grid(dataset=dataset, oe=oe, epochs=a.epochs_int, method_params=a.method_params,
+                oe_jpeg=oe_jpeg_for(a, dataset, oe), **kw)
 
 
 def plan_stage(stage: str, a) -> Plan:
@@ -204,8 +221,8 @@ def plan_stage(stage: str, a) -> Plan:
             raise DeepadError("--full-class takes one class, e.g. 0")
         p = Plan(stage, cifar, _methods(a, ["hsc"]), k, seeds[:1])
         p.groups["paper"] = Grid(dataset=cifar, oe=oe, normal_class=k, method=p.methods,
-                                 seed=seeds[:1], preset="paper",
-                                 method_params=a.method_params).configs(p.notes)
+                                 seed=seeds[:1], preset="paper", method_params=a.method_params,
+                                 oe_jpeg=oe_jpeg_for(a, cifar, oe)).configs(p.notes)
         p.groups["quick"] = _grid(cifar, oe, a, normal_class=k, method=p.methods,
                                   seed=seeds[:1]).configs(p.notes)
     else:  # pragma: no cover - checked in main
@@ -327,7 +344,10 @@ def header(plan: Plan, a, got, heading: str) -> list[str]:
               f"{'the quick preset' if a.epochs_int is None else f'set by --epochs {a.epochs_int}'}"
               f"{' (paper preset for the full-protocol run)' if plan.stage == 'full' else ''}.",
               f"- Seeds: {', '.join(map(str, plan.seeds))}. Data: `{plan.dataset}`. OE: "
-              + ", ".join(dict.fromkeys(pool_label(c.oe) for c in cs if c.oe != "none")) + ".",
+              + ", ".join(dict.fromkeys(pool_label(c.oe) + (f", re-encoded as JPEG quality {c.oe_jpeg} "
+                                                              f"(the codec of the CIFAR-10 copy; "
+                                                              f"--oe-jpeg)" if c.oe_jpeg else "")
+                                        for c in cs if c.oe != "none")) + ".",
               f"- Runs: {len(cs)} in the grid, {n['done']} stored, {n['missing']} missing, "
               f"{n['failed']} failed; training time of the stored runs {sum(secs) / 3600:.2f} h "
               f"(sum of train_seconds). Run keys: `{plan.extra['csv_name']}`.", ""]
@@ -974,6 +994,8 @@ def main(argv=None) -> int:
             raise DeepadError("--report-only and --dry-run exclude each other; give one")
         a.seed_list = parse_ints(a.seeds, name="seeds")
         a.method_params = parse_method_params(a.param)
+        if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 95):
+            raise DeepadError(f"--oe-jpeg takes a JPEG quality 1..95, auto or none; got '{a.oe_jpeg}'")
         plans = [plan_stage(s, a) for s in stages]
     except DeepadError as e:
         print(f"error: {e}", file=sys.stderr)

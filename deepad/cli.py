@@ -40,6 +40,9 @@ def _run_parser(sub):
                    help="use only k randomly chosen OE classes (seeded); default all")
     p.add_argument("--blur-sigma", default="0",
                    help="Gaussian blur of the OE images, std. deviation in pixels (default 0)")
+    p.add_argument("--oe-jpeg", default=None, metavar="QUALITY",
+                   help="re-encode the OE images as JPEG at this quality (1-95) once resized, as nominal data "
+                        "stored as JPEG (the CIFAR-10 copy here: about 75); default none")
     p.add_argument("--method", default="hsc", help=f"one of {', '.join(methods.names())} (default hsc)")
     p.add_argument("--gamma", default=None, help="focal loss gamma (default 2)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -115,7 +118,8 @@ def cmd_run(a) -> int:
     params = parse_method_params(a.param, a.gamma)
     notes = []
     cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
-                      oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, method=a.method,
+                      oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, oe_jpeg=a.oe_jpeg,
+                      method=a.method,
                       seed=a.seed, preset=a.preset, epochs=a.epochs, precision=a.precision,
                       notes=notes, **params)
     for n in notes:
@@ -130,7 +134,8 @@ def cmd_run(a) -> int:
            f"trained in {mt['train_seconds']:.1f} s on {mt['device']} ({mt['precision']})")
     c = cfg
     oe_desc = "no OE" if c.oe == "none" else (
-        f"OE {c.oe} x {c.oe_size or 'all'}" + (f", blur {c.blur_sigma:g}" if c.blur_sigma else ""))
+        f"OE {c.oe} x {c.oe_size or 'all'}" + (f", blur {c.blur_sigma:g}" if c.blur_sigma else "")
+        + (f", OE as JPEG q{c.oe_jpeg}" if c.oe_jpeg is not None else ""))
     print(f"run {res.key}: {c.method} on {c.dataset} class {c.normal_class}, {oe_desc}, "
           f"seed {c.seed}, {c.epochs} epochs; {how}")
     print(f"  AUROC            {mt['auroc']:.4f}")
@@ -194,6 +199,9 @@ def _sweep_parser(sub):
     p.add_argument("--oe-size", default=None, help="e.g. 1,2,4,8,all (default all)")
     p.add_argument("--oe-classes", default=None, help="e.g. 1,2,3 (default all classes)")
     p.add_argument("--blur-sigma", default=None, help="e.g. 0,1,2,4 (default 0)")
+    p.add_argument("--oe-jpeg", default=None, metavar="QUALITY",
+                   help="re-encode the OE images as JPEG at this quality (1-95) once resized, as nominal data "
+                        "stored as JPEG (the CIFAR-10 copy here: about 75); default none")
     p.add_argument("--method", default=None, help="e.g. hsc,bce (default hsc)")
     p.add_argument("--gamma", default=None, help="focal loss gamma")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -257,6 +265,8 @@ def _sweep_grid(a):
         spec["blur_sigma"] = parse_floats(a.blur_sigma, name="blur-sigma")
     if a.seed is not None:
         spec["seed"] = parse_ints(a.seed, name="seed")
+    if a.oe_jpeg is not None:
+        spec["oe_jpeg"] = a.oe_jpeg  # make_config checks it
     params = parse_method_params(a.param, a.gamma)
     return Grid(**spec, preset=budget or "quick", epochs=a.epochs, precision=a.precision,
                 method_params=params)

@@ -42,6 +42,12 @@ class RunConfig:
     oe/oe_size/oe_classes: the outlier-exposure pool ('none' for none), how many of its images
     (None = all) and from how many randomly chosen classes (None = all), drawn from `seed`.
     blur_sigma: Gaussian blur of the OE images (std. deviation in pixels, as Pillow's radius).
+    oe_jpeg: JPEG quality the OE images are re-encoded at once conformed to the nominal size
+    (None: as they are). Nominal data stored as JPEG (the CIFAR-10 copy here, quality ~75) carry
+    the codec's 8x8 block artefacts and lossless OE does not: a classifier can then separate the OE
+    from every CIFAR-10 image, anomalies included, by the codec alone. Giving the OE the same
+    codec removes that shortcut (BENCHMARKS.md, reproduction). Left out of the key when None, so
+    the keys of runs without it are those of earlier versions.
     """
 
     dataset: str = "digits"
@@ -51,6 +57,7 @@ class RunConfig:
     oe_classes: int | None = None
     blur_sigma: float = 0.0
     method: str = "hsc"
+    oe_jpeg: int | None = None
     method_params: tuple[tuple[str, float], ...] = ()
     seed: int = 1
     epochs: int = 100
@@ -63,7 +70,10 @@ class RunConfig:
     @property
     def key(self) -> str:
         """16 hex digits; equal configs give equal keys in any process, on any machine."""
-        payload = json.dumps({"v": CODE_VERSION, **self.to_dict()}, sort_keys=True)
+        d = self.to_dict()
+        if d["oe_jpeg"] is None:  # added later: absent from the keys of runs that do not use it
+            del d["oe_jpeg"]
+        payload = json.dumps({"v": CODE_VERSION, **d}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
@@ -133,7 +143,7 @@ def _class_index(src, value) -> int:
 
 
 def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "photos",
-                oe_size=None, oe_classes=None, blur_sigma=0.0, method: str = "hsc", seed: int = 1,
+                oe_size=None, oe_classes=None, blur_sigma=0.0, oe_jpeg=None, method: str = "hsc", seed: int = 1,
                 preset: str = "quick", epochs: int | None = None, precision: str = "auto",
                 notes: list | None = None, **method_params) -> RunConfig:
     """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
@@ -180,15 +190,25 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
         raise DeepadError(f"blur sigma {blur_sigma} is too large (larger blurs leave a flat colour); "
                           f"use at most {MAX_BLUR_SIGMA:g}")
 
-    if m.oe == "never" and (oe_name != "none" or sigma or size is not None or n_cls is not None):
+    jpeg = None if oe_jpeg in (None, "", "none") else oe_jpeg
+    if jpeg is not None:
+        try:
+            jpeg = int(jpeg)
+        except (TypeError, ValueError):
+            raise DeepadError(f"OE JPEG quality must be an integer 1..95 or 'none', got '{oe_jpeg}'") from None
+        if not 1 <= jpeg <= 95:
+            raise DeepadError(f"OE JPEG quality must be between 1 and 95 (Pillow's useful range), got {jpeg}")
+    if m.oe == "never" and (oe_name != "none" or sigma or size is not None or n_cls is not None
+                            or jpeg is not None):
         notes.append(f"{m.name} does not use outlier exposure; ignoring the OE settings")
-        oe_name, size, n_cls, sigma = "none", None, None, 0.0
+        oe_name, size, n_cls, sigma, jpeg = "none", None, None, 0.0, None
     if m.oe == "required" and oe_name == "none":
         raise DeepadError(f"method '{m.name}' trains against outlier exposure; give --oe (e.g. "
                           f"photos, noise-uniform, folder:PATH) or pick an unsupervised method "
                           f"(deep-svdd, ae)")
-    if oe_name == "none" and (sigma or size is not None or n_cls is not None):
-        raise DeepadError("OE size, OE classes and blur only apply with --oe; remove them or give --oe")
+    if oe_name == "none" and (sigma or size is not None or n_cls is not None or jpeg is not None):
+        raise DeepadError("OE size, OE classes, blur and OE JPEG only apply with --oe; remove them "
+                          "or give --oe")
     if oe_name != "none":
         oe_src = sources.get(oe_name)
         if isinstance(oe_src, sources.FolderSource):
@@ -223,7 +243,7 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     base = Schedule(int(rec["epochs"]), tuple(rec.get("milestones", ()))) if "epochs" in rec else None
     sched = schedule(src.name, preset, epochs, base)
     return RunConfig(dataset=src.name, normal_class=k, oe=oe_name, oe_size=size, oe_classes=n_cls,
-                     blur_sigma=sigma, method=m.name,
+                     blur_sigma=sigma, oe_jpeg=jpeg, method=m.name,
                      method_params=tuple(sorted((a, float(b)) for a, b in m.hp.items())),
                      seed=seed, epochs=sched.epochs, milestones=sched.milestones,
                      lr=float(rec.get("lr", 1e-3)), batch_size=int(rec.get("batch_size", 128)),

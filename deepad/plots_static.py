@@ -56,11 +56,12 @@ def histogram_static(runs: list[dict], marks: dict | None = None, bins: int = 40
             ax.axvline(pct_of(score), color="black", ls="--", lw=2)
             ax.annotate(label, (pct_of(score), 1), xycoords=("data", "axes fraction"),
                         ha="center", va="bottom", fontsize=8)
-        ax.set_title(r["name"], fontsize=10)
+        ax.set_title(r["name"], fontsize=10, loc="left")
         ax.set_ylabel("images")
-    axes[0, 0].legend(loc="upper center", fontsize=8, ncol=2)
     axes[-1, 0].set_xlabel("score percentile (0 = most normal, 100 = most anomalous)")
     axes[-1, 0].set_xlim(0, 100)
+    axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, fontsize=8, frameon=False,
+                      borderaxespad=0.1)
     fig.suptitle("Anomaly scores of the test images", fontsize=11)
     fig.tight_layout()
     return fig

@@ -11,7 +11,7 @@ from .config import RunConfig
 from .data import sources
 from .data.blur import gaussian_blur
 from .data.images import conform, decode
-from .data.tasks import select_oe
+from .data.tasks import jpeg_roundtrip, select_oe
 from .errors import DeepadError
 
 MAX_UPLOAD_BYTES = 20 * 2 ** 20
@@ -28,7 +28,8 @@ def extremes(scores: np.ndarray, labels: np.ndarray, k: int = 8) -> dict[str, np
 
 def oe_images(cfg: RunConfig, k: int = 16, blur_sigma: float | None = None) -> np.ndarray:
     """The first k OE images of a run's OE subset, as the network sees them before augmentation:
-    converted to the nominal shape and blurred with the run's sigma (or `blur_sigma`).
+    converted to the nominal shape, re-encoded as JPEG when the run says so, and blurred with the
+    run's sigma (or `blur_sigma`).
     uint8 (k, C, H, W); empty when the run uses no OE."""
     src = sources.get(cfg.dataset)
     shape = tuple(src.load("test").images.shape[1:])
@@ -39,7 +40,10 @@ def oe_images(cfg: RunConfig, k: int = 16, blur_sigma: float | None = None) -> n
         idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
     else:
         idx = select_oe(pool.labels, cfg.oe_size, cfg.oe_classes, cfg.seed)
-    x = pool.take(idx[:k]).float()
+    x = pool.take(idx[:k])
+    if cfg.oe_jpeg is not None:
+        x = jpeg_roundtrip(x, cfg.oe_jpeg)
+    x = x.float()
     sigma = cfg.blur_sigma if blur_sigma is None else blur_sigma
     if sigma:
         x = gaussian_blur(x, sigma)

@@ -141,6 +141,7 @@ class Grid:
     blur_sigma: list = field(default_factory=lambda: [0.0])
     oe_classes: list = field(default_factory=lambda: [None])
     seed: list = field(default_factory=lambda: [1])
+    oe_jpeg: int | None = None  # RunConfig.oe_jpeg for every run (not an axis)
     preset: str = "quick"
     epochs: int | None = None
     precision: str = "auto"
@@ -166,7 +167,7 @@ class Grid:
                 "photos" if info is not None and info.oe == "required" else "none")
             local = []
             cfg = make_config(dataset=self.dataset, normal_class=k, oe=oe, oe_size=n,
-                              oe_classes=kc, blur_sigma=sigma, method=m, seed=seed,
+                              oe_classes=kc, blur_sigma=sigma, oe_jpeg=self.oe_jpeg, method=m, seed=seed,
                               preset=self.preset, epochs=self.epochs, precision=self.precision,
                               notes=local, **{p: v for p, v in self.method_params.items()
                                                if p in known.get(m, ())})

@@ -38,7 +38,7 @@ def test_histogram_png_counts_match_the_plotly_figure_and_marks_are_drawn():
     ref = plots.histogram_figure(runs, marks)
     bars = [t for t in ref.data]  # normal, anomalies per run, in order
     for i, ax in enumerate(fig.axes):
-        assert ax.get_title() == runs[i]["name"]
+        assert ax.get_title(loc="left") == runs[i]["name"]
         heights = [[p.get_height() for p in c] for c in ax.containers]
         assert heights == [list(bars[2 * i].y), list(bars[2 * i + 1].y)]
         assert sum(heights[0]) == 300 and sum(heights[1]) == 700

@@ -22,21 +22,45 @@ from .augment import Preprocessing
 IN_MEMORY_LIMIT = 2_000_000
 
 
+def jpeg_roundtrip(images: torch.Tensor, quality: int) -> torch.Tensor:
+    """uint8 (n, C, H, W) images encoded as JPEG at `quality` (Pillow, 4:2:0 chroma subsampling,
+    its default) and decoded again: the codec's artefacts, as in data stored as JPEG."""
+    import io
+
+    from PIL import Image
+    x = images.numpy()
+    out = np.empty_like(x)
+    for i, im in enumerate(x):
+        pic = Image.fromarray(im[0] if im.shape[0] == 1 else im.transpose(1, 2, 0))
+        buf = io.BytesIO()
+        pic.save(buf, format="JPEG", quality=int(quality))
+        dec = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert(pic.mode))
+        out[i] = dec[None] if im.shape[0] == 1 else dec.transpose(2, 0, 1)
+    return torch.from_numpy(out)
+
+
 @dataclass
 class OESubset:
-    """The OE images of a run: `len()` images, `take(positions)` -> uint8 (n, C, H, W)."""
+    """The OE images of a run: `len()` images, `take(positions)` -> uint8 (n, C, H, W); re-encoded
+    as JPEG at `jpeg` quality when given (RunConfig.oe_jpeg)."""
 
     pool: sources.Pool
     indices: np.ndarray  # into the pool
     images: torch.Tensor | None = None  # materialised when small enough
+    jpeg: int | None = None
 
     def __len__(self):
         return len(self.indices)
 
+    def materialise(self) -> None:
+        x = self.pool.take(self.indices)
+        self.images = x if self.jpeg is None else jpeg_roundtrip(x, self.jpeg)
+
     def take(self, positions) -> torch.Tensor:
         if self.images is not None:
             return self.images[torch.as_tensor(positions)]
-        return self.pool.take(self.indices[np.asarray(positions)])
+        x = self.pool.take(self.indices[np.asarray(positions)])
+        return x if self.jpeg is None else jpeg_roundtrip(x, self.jpeg)
 
 
 @dataclass
@@ -100,8 +124,8 @@ def build_task(cfg) -> Task:
             idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
         else:
             idx = select_oe(pool.labels, cfg.oe_size, cfg.oe_classes, cfg.seed)
-        oe = OESubset(pool, idx)
+        oe = OESubset(pool, idx, jpeg=cfg.oe_jpeg)
         if len(idx) <= IN_MEMORY_LIMIT:
-            oe.images = pool.take(idx)
+            oe.materialise()
     return Task(nominal.contiguous(), test.images, test_y, test.labels.numpy(), oe,
                 src.preprocessing(), test.classes)

@@ -13,7 +13,8 @@ and in a new tab of a browser that has opened the app before (its HTTP cache hol
 For each warm visit the time at which the app's sidebar appears is reported too. Side by side in
 the same run: the new-tab time with interactive charts (?interactive=True: Plotly, 4.7 MB of
 JavaScript to compile) and the floor, a Streamlit page with one image and one table. Server
-start-up is reported separately.
+start-up is reported separately. Last, in an open page: the time from a click that switches to
+another cached comparison (the seed's +/- buttons, seeds 1 and 2) to its charts drawn.
 """
 
 from __future__ import annotations
@@ -87,6 +88,35 @@ def start(script: str, cwd, env) -> tuple[subprocess.Popen, str, float]:
             time.sleep(0.2)
 
 
+CHART_SRCS = ("() => Array.from(document.querySelectorAll('[data-testid=stImage] img')).slice(0, 2)"
+              ".map(i => i.src)")
+NEW_CHARTS = ("(old) => { const im = Array.from(document.querySelectorAll('[data-testid=stImage] img'))"
+              ".slice(0, 2); return im.length == 2 && im.every((i, j) => i.complete && "
+              "i.naturalWidth > 0 && i.src != old[j]); }")
+
+
+def _switch(browser, url, n=4):
+    """In an open page, the seed's '+'/'-' buttons switch between two cached comparisons (seeds 1
+    and 2, both trained first): seconds from the click to the other comparison's charts drawn."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url + "/?seed=2")  # trains seed 2 if needed
+    page.wait_for_function(IMAGES, timeout=300_000, polling=50)
+    page.goto(url + "/?seed=1")
+    page.wait_for_function(IMAGES, timeout=300_000, polling=50)
+    seed = page.locator("[data-testid=stNumberInput]").filter(has_text="Seed")
+    out = []
+    for i in range(n):
+        old = page.evaluate(CHART_SRCS)
+        t0 = time.perf_counter()
+        seed.locator("button").nth(1 if i % 2 == 0 else 0).click()  # + then -
+        page.wait_for_function(NEW_CHARTS, arg=old, timeout=60_000, polling=20)
+        out.append(time.perf_counter() - t0)
+        page.wait_for_timeout(300)
+    ctx.close()
+    return out
+
+
 def _tabs(browser, url, marks, n=3):
     """A browser that has opened the URL once; then n new tabs (new Streamlit sessions)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -119,6 +149,7 @@ def main():
             tab, tab_sidebar = _tabs(browser, url, IMAGES)
             inter, _ = _tabs(browser, url + "/?interactive=True", PLOTLY)
             floor, _ = _tabs(browser, furl, FLOOR)
+            switch = _switch(browser, url)
             browser.close()
     finally:
         for pr in (proc, fproc):
@@ -129,13 +160,16 @@ def main():
            "warm_new_tab_first_result_s": min(tab), "warm_new_tab_runs_s": tab,
            "warm_new_tab_sidebar_s": tab_sidebar,
            "warm_new_tab_interactive_s": min(inter), "warm_new_tab_interactive_runs_s": inter,
-           "floor_new_tab_s": min(floor), "floor_new_tab_runs_s": floor}
+           "floor_new_tab_s": min(floor), "floor_new_tab_runs_s": floor,
+           "switch_cached_s": float(sorted(switch)[len(switch) // 2]), "switch_cached_runs_s": switch}
     print(f"server start {startup:.1f} s; first result with an empty cache {cold:.1f} s "
           f"(target < 20 s); with a warm run cache {min(warm):.2f} s in a new browser profile "
           f"(app shell after {min(warm_sidebar):.2f} s) and {min(tab):.2f} s in a new tab of a "
           f"browser that has opened the app before (app shell after {min(tab_sidebar):.2f} s); "
           f"target < 1 s. Same new-tab view with interactive (Plotly) charts: {min(inter):.2f} s. "
-          f"Floor, a Streamlit page with one image and one table: {min(floor):.2f} s",
+          f"Floor, a Streamlit page with one image and one table: {min(floor):.2f} s. In an open "
+          f"page, switching to another cached comparison (seed +/-): median "
+          f"{sorted(switch)[len(switch) // 2]:.2f} s",
           file=sys.stderr)
     if a.json:
         print(json.dumps(out))

@@ -42,12 +42,14 @@ class RunConfig:
     oe/oe_size/oe_classes: the outlier-exposure pool ('none' for none), how many of its images
     (None = all) and from how many randomly chosen classes (None = all), drawn from `seed`.
     blur_sigma: Gaussian blur of the OE images (std. deviation in pixels, as Pillow's radius).
-    oe_jpeg: JPEG quality the OE images are re-encoded at once conformed to the nominal size
-    (None: as they are). Nominal data stored as JPEG (the CIFAR-10 copy here, quality ~75) carry
-    the codec's 8x8 block artefacts and lossless OE does not: a classifier can then separate the OE
-    from every CIFAR-10 image, anomalies included, by the codec alone. Giving the OE the same
-    codec removes that shortcut (BENCHMARKS.md, reproduction). Left out of the key when None, so
-    the keys of runs without it are those of earlier versions.
+    oe_jpeg: make the OE images as a JPEG copy of a data set is made: image folders decoded at
+    full resolution and resized with antialiasing (not the decoder's fast DCT scaling), then
+    encoded as JPEG at this quality and decoded (None: as they are). Nominal data stored as JPEG
+    (the CIFAR-10 copy here: Pillow's quality 75) carry the codec's artefacts and the softness of
+    a proper resize; OE without them can be told from every CIFAR-10 image, anomalies included,
+    by those low-level traits alone, a shortcut that does not transfer to the test anomalies
+    (BENCHMARKS.md, reproduction). Left out of the key when None, so the keys of runs without it
+    are those of earlier versions.
     """
 
     dataset: str = "digits"

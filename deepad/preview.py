@@ -11,7 +11,7 @@ from .config import RunConfig
 from .data import sources
 from .data.blur import gaussian_blur
 from .data.images import conform, decode
-from .data.tasks import jpeg_roundtrip, select_oe
+from .data.tasks import jpeg_roundtrip, oe_pool, select_oe
 from .errors import DeepadError
 
 MAX_UPLOAD_BYTES = 20 * 2 ** 20
@@ -35,7 +35,7 @@ def oe_images(cfg: RunConfig, k: int = 16, blur_sigma: float | None = None) -> n
     shape = tuple(src.load("test").images.shape[1:])
     if cfg.oe == "none":
         return np.zeros((0, *shape), np.uint8)
-    pool = sources.get(cfg.oe).pool(shape)
+    pool = oe_pool(cfg, shape)
     if cfg.oe_classes is None:
         idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
     else:

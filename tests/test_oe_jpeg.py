@@ -78,3 +78,32 @@ def test_jpeg_without_oe_is_an_error_and_unsupervised_methods_ignore_it():
     notes = []
     cfg = make_config(dataset="digits", method="deep-svdd", oe="photos", oe_jpeg=75, notes=notes)
     assert cfg.oe_jpeg is None and cfg.oe == "none" and notes
+
+
+def test_folder_oe_with_jpeg_is_decoded_at_full_resolution_then_resized(tmp_path):
+    """With oe_jpeg an image folder is decoded at full resolution and resized with Pillow's
+    antialiasing filter (not the JPEG decoder's DCT scaling), then re-encoded: the OE is made
+    the way a JPEG copy of a data set is."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "oe" / "things"
+    folder.mkdir(parents=True)
+    yy, xx = np.mgrid[0:64, 0:64]
+    for i in range(6):  # smooth photos-like content plus fine texture
+        im = (127 + 60 * np.sin(xx / (3 + i)) * np.cos(yy / 5) + rng.normal(0, 25, (64, 64)))
+        Image.fromarray(np.clip(im, 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=95)
+    oe = f"folder:{tmp_path / 'oe'}"
+    cfg = make_config(dataset="digits", method="hsc", oe=oe, oe_jpeg=75, epochs=1)
+    task = build_task(cfg)
+    files = sorted(folder.glob("*.jpg"))
+    side = task.train.shape[-1]
+    want = []
+    for f in files:
+        small = Image.open(f).convert("L").resize((side, side), Image.BILINEAR)
+        buf = io.BytesIO()
+        small.save(buf, format="JPEG", quality=75)
+        want.append(np.asarray(Image.open(buf).convert("L"))[None])
+    got = task.oe.images.numpy()
+    assert np.array_equal(got, np.stack(want))
+    # without oe_jpeg the folder keeps its fast draft decode (the data of earlier runs)
+    plain = build_task(cfg.replace(oe_jpeg=None)).oe.images.numpy()
+    assert not np.array_equal(plain, got)

@@ -25,8 +25,14 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def decode(path: str, channels: int, side: int) -> np.ndarray:
+def decode(path: str, channels: int, side: int, draft: bool = True) -> np.ndarray:
     """One file -> uint8 (channels, side, side): shorter side resized to `side`, centre crop.
+
+    draft: let Pillow's JPEG decoder scale down by a power of two while decoding (fast, but its
+    DCT-domain scaling leaves the image sharper than an antialiased resize of the full decode:
+    a 64-px Tiny-ImageNet photo at 32 px has ~30% more gradient energy). False: decode at full
+    resolution, then resize with Pillow's antialiasing bilinear filter, as data sets such as
+    CIFAR-10 were made.
 
     Handles grayscale, RGB, palette, alpha (dropped), 16-bit and float images. Raises ValueError
     with the reason for anything unreadable.
@@ -38,7 +44,8 @@ def decode(path: str, channels: int, side: int) -> np.ndarray:
             with Image.open(path) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise ValueError(f"too large ({im.width}x{im.height} pixels)")
-                im.draft("RGB" if channels == 3 else "L", (side, side))
+                if draft:
+                    im.draft("RGB" if channels == 3 else "L", (side, side))
                 im.load()
                 im = _to_8bit(im).convert("RGB" if channels == 3 else "L")
                 w, h = im.size
@@ -69,11 +76,11 @@ def _to_8bit(im: Image.Image) -> Image.Image:
 
 
 def _decode_chunk(args):
-    paths, channels, side = args
+    paths, channels, side, draft = args
     out, bad = [], []
     for p in paths:
         try:
-            out.append(decode(p, channels, side))
+            out.append(decode(p, channels, side, draft))
         except ValueError as e:
             bad.append((p, str(e)))
             out.append(None)
@@ -81,11 +88,11 @@ def _decode_chunk(args):
 
 
 def decode_many(paths: list[str], channels: int, side: int, *, workers: int | None = None,
-                progress=None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+                progress=None, draft: bool = True) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Decode files in parallel processes. Returns (images (n_ok, C, S, S), ok mask, bad list)."""
     workers = workers or min(4, os.cpu_count() or 1)
     chunk = 512
-    jobs = [(paths[i:i + chunk], channels, side) for i in range(0, len(paths), chunk)]
+    jobs = [(paths[i:i + chunk], channels, side, draft) for i in range(0, len(paths), chunk)]
     results = []
     if workers > 1 and len(paths) > 2000:
         with ProcessPoolExecutor(workers) as ex:

@@ -583,11 +583,13 @@ class FolderSource(Source):
             return MNIST_LIKE
         return CIFAR_LIKE
 
-    def _decoded(self, shape):
+    def _decoded(self, shape, draft: bool = True):
         paths, y, test, classes = self._files()
         cache = ArrayCache(decoded_root())
         sig = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
-        key = cache.fingerprint("folder", str(self.path.resolve()), list(shape), sig)
+        # the draft decode keeps the fingerprint it always had, so existing caches stay valid
+        extra = () if draft else ("full-resolution decode",)
+        key = cache.fingerprint("folder", str(self.path.resolve()), list(shape), sig, *extra)
 
         def make():
             hit = cache.load(key)
@@ -603,7 +605,7 @@ class FolderSource(Source):
 
         def decode_now():
             _log(f"decoding {len(paths)} images in {self.path} (once; cached afterwards) ...")
-            images, ok, bad = decode_many(paths, shape[0], shape[1])
+            images, ok, bad = decode_many(paths, shape[0], shape[1], draft=draft)
             if bad:
                 shown = "; ".join(f"{p}: {why}" for p, why in bad[:5])
                 more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
@@ -622,9 +624,11 @@ class FolderSource(Source):
         keep = (test if split == "test" else ~test)[ok]
         return ImageSet(images[torch.from_numpy(keep)], torch.from_numpy(y[ok][keep]), classes)
 
-    def pool(self, shape):
+    def pool(self, shape, draft: bool = True):
+        """draft=False: decoded at full resolution and resized with antialiasing (images.decode);
+        what RunConfig.oe_jpeg asks for."""
         paths, y, test, classes = self._files()
-        images, ok = self._decoded(shape)
+        images, ok = self._decoded(shape, draft)
         return TensorPool(images, y[ok], classes)
 
 

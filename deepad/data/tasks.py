@@ -39,6 +39,16 @@ def jpeg_roundtrip(images: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def oe_pool(cfg, shape) -> sources.Pool:
+    """The run's OE pool at the nominal shape. With cfg.oe_jpeg, image folders are decoded at full
+    resolution and resized with antialiasing (never the decoder's fast DCT scaling): the OE is then
+    made as a JPEG copy such as CIFAR-10's was, resize, then codec."""
+    src = sources.get(cfg.oe)
+    if cfg.oe_jpeg is not None and isinstance(src, sources.FolderSource):
+        return src.pool(shape, draft=False)
+    return src.pool(shape)
+
+
 @dataclass
 class OESubset:
     """The OE images of a run: `len()` images, `take(positions)` -> uint8 (n, C, H, W); re-encoded
@@ -119,7 +129,7 @@ def build_task(cfg) -> Task:
                         f"(20% of each is held out for testing) or use PATH/train and PATH/test")
     oe = None
     if cfg.oe != "none":
-        pool = sources.get(cfg.oe).pool(tuple(nominal.shape[1:]))
+        pool = oe_pool(cfg, tuple(nominal.shape[1:]))
         if cfg.oe_classes is None:
             idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
         else:

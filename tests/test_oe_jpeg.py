@@ -107,3 +107,19 @@ def test_folder_oe_with_jpeg_is_decoded_at_full_resolution_then_resized(tmp_path
     # without oe_jpeg the folder keeps its fast draft decode (the data of earlier runs)
     plain = build_task(cfg.replace(oe_jpeg=None)).oe.images.numpy()
     assert not np.array_equal(plain, got)
+
+
+def test_cli_run_and_sweep_take_oe_jpeg(capsys):
+    from deepad.cli import main
+    base = ["--dataset", "digits", "--oe", "photos", "--oe-size", "16", "--epochs", "1"]
+    assert main(["run", *base, "--oe-jpeg", "75"]) == 0
+    out = capsys.readouterr().out
+    assert "OE as JPEG q75" in out
+    key = out.split("run ")[1].split(":")[0]
+    assert make_config(dataset="digits", oe="photos", oe_size=16, epochs=1, oe_jpeg=75).key == key
+    assert main(["sweep", *base, "--oe-jpeg", "75", "--dry-run"]) == 0  # the same run: cached
+    assert "1 runs in the grid; 1 cached, 0 to train" in capsys.readouterr().out
+    assert main(["sweep", *base, "--dry-run"]) == 0  # without it: another run
+    assert "0 cached, 1 to train" in capsys.readouterr().out
+    assert main(["run", *base, "--oe-jpeg", "0"]) == 2
+    assert "between 1 and 95" in capsys.readouterr().err

@@ -47,7 +47,7 @@ def _run(args, timeout=120):
 def test_quick_json_on_a_tiny_cifar_folder(tiny_data):
     r = _run(["--quick", "--json", "--datasets", "cifar10", "--rounds", "1", "--nominal-size", "256",
               "--warmup", "1", "--probe-steps", "1", "--workers", "1", "--threads", "1",
-              "--test-size", "0"])
+              "--test-size", "0", "--memory"])
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
     assert len(lines) == 1, r.stdout  # exactly one JSON object on stdout; progress on stderr

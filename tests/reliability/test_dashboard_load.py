@@ -44,7 +44,39 @@ def session(seed: int, out: dict) -> None:
         out[seed] = e
 
 
+def one_runtime_for_all_sessions(monkeypatch) -> None:
+    """A real server has one Runtime (media files, caches) for all its sessions. AppTest instead
+    installs its own mock Runtime in the process-global `Runtime._instance` at the start of every
+    run and clears it at the end, so AppTests running in threads pull it from under each other
+    ("Runtime hasn't been created!", lost widget state). Here every AppTest writes to a stand-in
+    and the process holds one shared runtime built as AppTest builds its own."""
+    from unittest.mock import MagicMock
+
+    import streamlit.testing.v1.app_test as app_test
+    from streamlit.components.v2.component_manager import BidiComponentManager
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
+    from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    shared = MagicMock(spec=Runtime)
+    shared.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
+    shared.dataframe_source_mgr = DataframeSourceManager()
+    shared.cache_storage_manager = MemoryCacheStorageManager()
+    registry = BidiComponentManager()
+    registry.discover_and_register_components(start_file_watching=False)
+    shared.bidi_component_registry = registry
+
+    class StandIn:  # what AppTest assigns to and clears, instead of the real Runtime
+        _instance = None
+
+    monkeypatch.setattr(app_test, "Runtime", StandIn)
+    monkeypatch.setattr(Runtime, "_instance", shared)
+
+
 def test_five_sessions_at_once(monkeypatch):
+    one_runtime_for_all_sessions(monkeypatch)
     barrier = threading.Barrier(SESSIONS, timeout=180)
     real = deepad.experiments.train_run
     trained = []

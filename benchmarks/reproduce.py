@@ -60,7 +60,6 @@ OE_SIZES = [2 ** i for i in range(11)] + ["all"]  # 1, 2, 4, ..., 1024, all
 SIGMAS = [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
 BLUR_OE_SIZE = 128  # the paper's CIFAR-10 blur runs (paper-protocol.md 7.1)
 CURVE_CLASSES = [0, 1, 2]
-CIFAR_JPEG_QUALITY = 75  # ../shared/data/cifar10-jpg: Pillow's quality-75 tables, 4:2:0
 NOISE_OE = "noise-uniform"
 
 # The checks' thresholds (AUROC points, i.e. percent). Stated in every Markdown section.
@@ -106,10 +105,9 @@ def parse_args(argv):
                     help="OE sizes of the oe-sizes stage (default 1,2,4,...,1024,all)")
     ap.add_argument("--sigmas", default=None, help="blur sigmas of the blur stage (default 0,1,2,4,8,16,32)")
     ap.add_argument("--oe-jpeg", default="auto", metavar="QUALITY|auto|none",
-                    help="re-encode the natural OE images as JPEG at this quality once resized "
-                         "(RunConfig.oe_jpeg). auto (default): 75 on cifar10, whose copy here is "
-                         "JPEG at Pillow's quality 75 (same tables, 4:2:0), so that the OE carries "
-                         "the same codec as every CIFAR-10 image; none elsewhere")
+                    help="make the natural OE images as a JPEG copy is made (RunConfig.oe_jpeg). "
+                         "auto (default): the quality the nominal data are stored at, found from "
+                         "their JPEG tables (the cifar10-jpg copy: 75), none for lossless data")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="a method parameter for every run that takes it (repeatable), e.g. "
                          "pretrain_epochs=5 to shorten Deep SVDD's autoencoder pretraining; "
@@ -176,17 +174,26 @@ def _classes(a, default):
 
 
 def oe_jpeg_for(a, dataset: str, oe: str) -> int | None:
-    """The OE JPEG quality of a stage's runs: --oe-jpeg, with auto = 75 for the JPEG copy of
-    CIFAR-10 and natural (not noise) OE, else none."""
+    """The OE JPEG quality of a stage's runs: --oe-jpeg; auto = the quality the nominal data are
+    stored at (sources.jpeg_quality: 75 for the cifar10-jpg copy, none for lossless data such as
+    MNIST or the CIFAR-10 pickles), for natural (not noise) OE."""
     if a.oe_jpeg == "none" or oe == "none" or oe.startswith("noise"):
         return None
     if a.oe_jpeg == "auto":
-        return CIFAR_JPEG_QUALITY if dataset == "cifar10" else None
+        return sources.jpeg_quality(dataset)
     return int(a.oe_jpeg)
 
 
+def _params(a, methods) -> dict:
+    """The --param values that some of these methods take (a stage without such a method, e.g.
+    `full` with HSC only, ignores the others; main checks that every name fits some method)."""
+    from deepad.methods import REGISTRY
+    return {k: v for k, v in a.method_params.items()
+            if any(k in REGISTRY[m].params for m in methods if m in REGISTRY)}
+
+
 def _grid(dataset, oe, a, **kw):
-    return Grid(dataset=dataset, oe=oe, epochs=a.epochs_int, method_params=a.method_params,
+    return Grid(dataset=dataset, oe=oe, epochs=a.epochs_int, method_params=_params(a, kw["method"]),
                 oe_jpeg=oe_jpeg_for(a, dataset, oe), **kw)
 
 
@@ -221,7 +228,7 @@ def plan_stage(stage: str, a) -> Plan:
             raise DeepadError("--full-class takes one class, e.g. 0")
         p = Plan(stage, cifar, _methods(a, ["hsc"]), k, seeds[:1])
         p.groups["paper"] = Grid(dataset=cifar, oe=oe, normal_class=k, method=p.methods,
-                                 seed=seeds[:1], preset="paper", method_params=a.method_params,
+                                 seed=seeds[:1], preset="paper", method_params=_params(a, p.methods),
                                  oe_jpeg=oe_jpeg_for(a, cifar, oe)).configs(p.notes)
         p.groups["quick"] = _grid(cifar, oe, a, normal_class=k, method=p.methods,
                                   seed=seeds[:1]).configs(p.notes)
@@ -994,6 +1001,11 @@ def main(argv=None) -> int:
             raise DeepadError("--report-only and --dry-run exclude each other; give one")
         a.seed_list = parse_ints(a.seeds, name="seeds")
         a.method_params = parse_method_params(a.param)
+        from deepad.methods import REGISTRY
+        unknown = [k for k in a.method_params if not any(k in m.params for m in REGISTRY.values())]
+        if unknown:
+            raise DeepadError(f"no method takes the parameter(s) {unknown}; see `python -m deepad "
+                              f"methods` for each method's parameters")
         if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 95):
             raise DeepadError(f"--oe-jpeg takes a JPEG quality 1..95, auto or none; got '{a.oe_jpeg}'")
         plans = [plan_stage(s, a) for s in stages]

@@ -145,7 +145,8 @@ def _class_index(src, value) -> int:
 
 
 def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "photos",
-                oe_size=None, oe_classes=None, blur_sigma=0.0, oe_jpeg=None, method: str = "hsc", seed: int = 1,
+                oe_size=None, oe_classes=None, blur_sigma=0.0, oe_jpeg=None, method: str = "hsc",
+                seed: int = 1,
                 preset: str = "quick", epochs: int | None = None, precision: str = "auto",
                 notes: list | None = None, **method_params) -> RunConfig:
     """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
@@ -197,7 +198,8 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
         try:
             jpeg = int(jpeg)
         except (TypeError, ValueError):
-            raise DeepadError(f"OE JPEG quality must be an integer 1..95 or 'none', got '{oe_jpeg}'") from None
+            raise DeepadError(f"OE JPEG quality must be an integer 1..95 or 'none', "
+                              f"got '{oe_jpeg}'") from None
         if not 1 <= jpeg <= 95:
             raise DeepadError(f"OE JPEG quality must be between 1 and 95 (Pillow's useful range), got {jpeg}")
     if m.oe == "never" and (oe_name != "none" or sigma or size is not None or n_cls is not None

@@ -10,7 +10,7 @@ from ui import common as ui
 OE_METHODS = ui.method_choices(oe_only=True)
 DEFAULTS = {"blur_dataset": "digits", "blur_classes": [0], "blur_oe": "photos", "blur_oe_size": 128,
             "blur_methods": ["hsc", "bce"], "blur_sigmas": list(ui.BLUR_SIGMAS), "blur_seeds": "1",
-            "blur_budget": "quick", "blur_epochs": 10}
+            "blur_budget": "quick", "blur_epochs": 10, "blur_oe_jpeg": True}
 ui.url_state(DEFAULTS, options={"blur_dataset": ui.dataset_choices(), "blur_oe": ui.oe_choices(),
                                 "blur_oe_size": ui.OE_SIZES, "blur_methods": OE_METHODS,
                                 "blur_sigmas": ui.BLUR_SIGMAS, "blur_budget": ui.BUDGETS})
@@ -30,6 +30,7 @@ with st.sidebar:
                  help=ui.GLOSSARY["OE"])
     st.select_slider("Number of OE images", ui.OE_SIZES, key="blur_oe_size",
                      help="the paper's blur runs used 128 on CIFAR-10 and 64 on ImageNet")
+    oe_jpeg = ui.oe_codec(ds if classes else None, s["blur_oe"], "blur_oe_jpeg")
     st.multiselect("Methods (with OE)", OE_METHODS, key="blur_methods", format_func=ui.method_label)
     st.multiselect("Blur sigmas (pixels)", ui.BLUR_SIGMAS, key="blur_sigmas", help=ui.GLOSSARY["blur"])
     st.text_input("Seeds", key="blur_seeds", help="e.g. 1, or 1-3, or 1, 4, 7")
@@ -40,7 +41,7 @@ configs = []
 with ui.shown_errors("settings"):
     budget = ui.budget_args("blur")
     configs = [make_config(dataset=ds, normal_class=k, oe=s["blur_oe"], oe_size=s["blur_oe_size"],
-                           blur_sigma=sigma, method=m, seed=seed, **budget)
+                           blur_sigma=sigma, oe_jpeg=oe_jpeg, method=m, seed=seed, **budget)
                for m in s["blur_methods"] for sigma in s["blur_sigmas"] for k in s["blur_classes"]
                for seed in analysis.parse_ints(s["blur_seeds"])]
 if not (s["blur_methods"] and s["blur_sigmas"] and s["blur_classes"]):

@@ -10,7 +10,7 @@ from ui.explore_parts import images_behind, score_your_image
 
 DEFAULTS = {"dataset": "digits", "folder": "", "normal_class": "0", "oe": "photos", "oe_size": 64,
             "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
-            "epochs": 10, "device": "auto", "interactive": False}
+            "epochs": 10, "device": "auto", "interactive": False, "oe_jpeg": True}
 ui.url_state(DEFAULTS)
 
 st.title("Explore: which images does each method call anomalous?")
@@ -41,6 +41,7 @@ with st.sidebar:
     st.select_slider("Number of OE images", ui.OE_SIZES, key="oe_size")
     st.select_slider("Blur of the OE images (sigma, pixels)", ui.BLUR_SIGMAS, key="blur_sigma",
                      help=ui.GLOSSARY["blur"])
+    oe_jpeg = ui.oe_codec(ds if classes else None, st.session_state.get("oe"), "oe_jpeg")
     st.multiselect("Methods", ui.method_choices(), key="methods", format_func=ui.method_label)
     st.number_input("Seed", min_value=0, max_value=2 ** 31, step=1, key="seed")
     st.radio("Training budget", ["quick", "paper", "epochs"], key="budget", horizontal=True,
@@ -62,7 +63,8 @@ if ds and classes:
             configs.append(make_config(
                 dataset=ds, normal_class=int(s["normal_class"]), oe=s["oe"] if uses_oe else "none",
                 oe_size=s["oe_size"] if uses_oe else None,
-                blur_sigma=s["blur_sigma"] if uses_oe else 0, method=m, seed=int(s["seed"]),
+                blur_sigma=s["blur_sigma"] if uses_oe else 0, oe_jpeg=oe_jpeg if uses_oe else None,
+                method=m, seed=int(s["seed"]),
                 preset="paper" if s["budget"] == "paper" else "quick",
                 epochs=int(s["epochs"]) if s["budget"] == "epochs" else None))
 if not s["methods"]:
@@ -96,7 +98,8 @@ if s["interactive"]:
     left.plotly_chart(plots.roc_figure(curves), width="stretch")
     right.plotly_chart(plots.histogram_figure(curves, marks=marks), width="stretch")
 else:
-    roc_png, hist_png = ui.chart_pngs(tuple(ui.run_version(k) for k in runs), tuple((n, tuple(v)) for n, v in marks.items()), curves)
+    roc_png, hist_png = ui.chart_pngs(tuple(ui.run_version(k) for k in runs),
+                                      tuple((n, tuple(v)) for n, v in marks.items()), curves)
     left.image(roc_png, width="stretch")
     right.image(hist_png, width="stretch")
 left.caption(ui.GLOSSARY["AUROC"].capitalize() + " — the area under each curve.")

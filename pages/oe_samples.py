@@ -9,7 +9,7 @@ from ui import common as ui
 OE_METHODS = ui.method_choices(oe_only=True)
 DEFAULTS = {"oes_dataset": "digits", "oes_classes": [0], "oes_oe": "photos",
             "oes_methods": ["hsc", "bce"], "oes_sizes": [1, 4, 16, 64, "all"], "oes_seeds": "1",
-            "oes_budget": "quick", "oes_epochs": 10}
+            "oes_budget": "quick", "oes_epochs": 10, "oes_oe_jpeg": True}
 ui.url_state(DEFAULTS, options={"oes_dataset": ui.dataset_choices(), "oes_oe": ui.oe_choices(),
                                 "oes_methods": OE_METHODS, "oes_sizes": ui.OE_SIZES,
                                 "oes_budget": ui.BUDGETS})
@@ -25,6 +25,7 @@ with st.sidebar:
     ds, classes = ui.nominal_picker("oes")
     st.selectbox("OE data set", ui.oe_choices(), key="oes_oe", format_func=ui.dataset_label,
                  help=ui.GLOSSARY["OE"])
+    oe_jpeg = ui.oe_codec(ds if classes else None, s["oes_oe"], "oes_oe_jpeg")
     st.multiselect("Methods (with OE)", OE_METHODS, key="oes_methods", format_func=ui.method_label)
     st.multiselect("Numbers of OE images", ui.OE_SIZES, key="oes_sizes",
                    help="'all' = the whole OE pool")
@@ -36,7 +37,7 @@ configs = []
 with ui.shown_errors("settings"):
     budget = ui.budget_args("oes")
     configs = [make_config(dataset=ds, normal_class=k, oe=s["oes_oe"], oe_size=n, method=m,
-                           seed=seed, **budget)
+                           seed=seed, oe_jpeg=oe_jpeg, **budget)
                for m in s["oes_methods"] for n in s["oes_sizes"] for k in s["oes_classes"]
                for seed in analysis.parse_ints(s["oes_seeds"])]
 if not (s["oes_methods"] and s["oes_sizes"] and s["oes_classes"]):

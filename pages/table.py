@@ -9,7 +9,7 @@ from ui import common as ui
 SEEDS = list(range(10))
 DEFAULTS = {"tab_dataset": "digits", "tab_methods": ["hsc", "bce", "deep-sad", "focal"],
             "tab_oe": "photos", "tab_oe_size": "all", "tab_seeds": [1], "tab_budget": "quick",
-            "tab_epochs": 10}
+            "tab_epochs": 10, "tab_oe_jpeg": True}
 ui.url_state(DEFAULTS, options={"tab_dataset": ui.dataset_choices(), "tab_methods": ui.method_choices(),
                                 "tab_oe": ui.oe_choices(), "tab_oe_size": ui.OE_SIZES,
                                 "tab_seeds": SEEDS, "tab_budget": ui.BUDGETS})
@@ -27,6 +27,7 @@ with st.sidebar:
     st.selectbox("OE data set", ui.oe_choices(), key="tab_oe", format_func=ui.dataset_label,
                  help=ui.GLOSSARY["OE"])
     st.select_slider("Number of OE images", ui.OE_SIZES, key="tab_oe_size")
+    oe_jpeg = ui.oe_codec(st.session_state["tab_dataset"], st.session_state["tab_oe"], "tab_oe_jpeg")
     st.multiselect("Seeds", SEEDS, key="tab_seeds", help="each cell is the mean over these seeds")
     ui.budget_picker("tab")
 ui.write_url(list(DEFAULTS))
@@ -50,6 +51,7 @@ with ui.shown_errors("settings"):
                 configs.append(make_config(
                     dataset=s["tab_dataset"], normal_class=k, oe=s["tab_oe"] if uses_oe else "none",
                     oe_size=s["tab_oe_size"] if uses_oe else None, method=m, seed=int(seed),
+                    oe_jpeg=oe_jpeg if uses_oe else None,
                     **ui.budget_args("tab")))
     ok = True
 if not ok:

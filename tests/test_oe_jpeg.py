@@ -123,3 +123,19 @@ def test_cli_run_and_sweep_take_oe_jpeg(capsys):
     assert "0 cached, 1 to train" in capsys.readouterr().out
     assert main(["run", *base, "--oe-jpeg", "0"]) == 2
     assert "between 1 and 95" in capsys.readouterr().err
+
+
+def test_jpeg_quality_of_nominal_data_is_read_from_their_tables(tmp_path, shared_data):
+    rng = np.random.default_rng(2)
+    for fmt, q in (("jpg", 60), ("png", None)):
+        root = tmp_path / fmt
+        for cls in ("a", "b"):
+            (root / "train" / cls).mkdir(parents=True)
+            (root / "test" / cls).mkdir(parents=True)
+            for split in ("train", "test"):
+                for i in range(3):
+                    im = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+                    im.save(root / split / cls / f"{i}.{fmt}", **({"quality": q} if q else {}))
+        assert sources.jpeg_quality(f"folder:{root}") == q
+    assert sources.jpeg_quality("cifar10") == 75  # the shared JPEG copy
+    assert sources.jpeg_quality("digits") is None and sources.jpeg_quality("mnist") is None

@@ -137,3 +137,23 @@ def test_a_run_stored_again_under_its_key_is_not_served_from_a_stale_cache():
               weights=weights)
     assert ui.run_data(cfg.key)["metrics"]["auroc"] == 0.123
     assert ui.detector(cfg.key) is not det
+
+
+def test_jpeg_data_get_the_oe_codec_checkbox_on_by_default(shared_data):
+    """CIFAR-10 here is a JPEG copy (quality 75): the OE settings offer, switched on, to give the
+    OE the same codec (RunConfig.oe_jpeg); the choice lives in the URL. Lossless data (the bundled
+    digits) and noise OE get no such checkbox."""
+    at = _app()
+    at.query_params["dataset"] = "cifar10"
+    at.query_params["methods"] = "hsc"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    box = at.checkbox(key="oe_jpeg")
+    assert box.value is True and "quality 75" in box.label
+    box.uncheck().run()
+    assert not at.exception and at.query_params["oe_jpeg"] == "False"
+    at.selectbox(key="oe").set_value("noise-uniform").run()
+    assert not at.exception and not [c for c in at.checkbox if c.key == "oe_jpeg"]
+
+    digits = _app().run()
+    assert not digits.exception and not [c for c in digits.checkbox if c.key == "oe_jpeg"]

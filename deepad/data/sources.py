@@ -735,3 +735,43 @@ def get(name: str) -> Source:
         return REGISTRY[name]
     raise DataError(f"unknown data set '{name}'; choose one of {', '.join(REGISTRY)}, "
                     f"'folder:PATH' or 'tiny-images:PATH' (see `python -m deepad datasets`)")
+
+
+_JPEG_QUALITY: dict = {}
+
+
+def jpeg_quality(name: str) -> int | None:
+    """The JPEG quality a nominal data set's images were stored at, when it is read from JPEG
+    files whose quantisation tables are Pillow's for some quality 1..100 (e.g. the `cifar10-jpg`
+    copy: 75); None for lossless data, other encoders or anything unreadable. Looked up on the
+    first training image, once per data set and folder."""
+    src = get(name)
+    if isinstance(src, Cifar10Source):
+        src = None if TorchvisionSource.available(src) else src._jpg()
+    if not isinstance(src, FolderSource):
+        return None
+    key = str(src.path)
+    if key not in _JPEG_QUALITY:
+        _JPEG_QUALITY[key] = _pillow_quality_of(src)
+    return _JPEG_QUALITY[key]
+
+
+def _pillow_quality_of(src: "FolderSource") -> int | None:
+    import io
+
+    from PIL import Image
+    try:
+        paths = src._files()[0]
+        with Image.open(paths[0]) as im:
+            if im.format != "JPEG":
+                return None
+            tables, mode = im.quantization, ("L" if im.mode == "L" else "RGB")
+    except Exception:  # noqa: BLE001 - not a readable folder: no quality to report
+        return None
+    probe = Image.new(mode, (16, 16))
+    for q in range(1, 101):
+        buf = io.BytesIO()
+        probe.save(buf, format="JPEG", quality=q)
+        if Image.open(buf).quantization == tables:
+            return q
+    return None

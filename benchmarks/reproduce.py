@@ -796,6 +796,15 @@ def report_full(plan: Plan, a, got) -> tuple[str, dict]:
                 md_table(["epoch"] + [f"{title(labels[k][1].method)}, {labels[k][0]} ({labels[k][1].epochs} "
                                       f"epochs) AUROC (%)" for k in cols], rows),
                 "", f"![test AUROC during training]({plan.extra['png_name']})"]
+        others = plan.extra.get("other_curves") or {}
+        if others:
+            last = {}
+            for r in plan.extra.get("curve_all", []):
+                if r["run_key"] in others and r["epoch"] >= last.get(r["run_key"], r)["epoch"]:
+                    last[r["run_key"]] = r
+            out += ["", "Also drawn (dashed), from the same CSV: " + "; ".join(
+                f"{label} (`{key}`; AUROC at its last epoch {pct(100 * last[key]['auroc'])})"
+                for key, label in others.items() if key in last) + "."]
     elif not a.dry_run:
         out += ["", f"(No learning curve in `{CURVE_CSV}` for these runs: it is recorded when the "
                 "stage trains them.)"]
@@ -891,11 +900,30 @@ def train_full(plan: Plan, store: RunStore, device: str, curve_path: Path) -> li
     return errors
 
 
-def plot_full_curve(plan: Plan, rows: list[dict], path: Path) -> None:
+def other_curves(plan: Plan, rows: list[dict], store: RunStore) -> dict:
+    """{run key: label} of the curves in the CSV that are not this plan's runs but train the same
+    method on the same class and data with another OE treatment (e.g. without --oe-jpeg)."""
+    mine = {c.key for c in plan.configs}
+    out = {}
+    for key in dict.fromkeys(r["run_key"] for r in rows if r["run_key"] not in mine):
+        run = store.get(key, repair=False)
+        if run is None:
+            continue
+        c = run.config
+        if (c.dataset, c.normal_class) == (plan.dataset, plan.classes[0]) and c.method in plan.methods:
+            oe = "as decoded, no --oe-jpeg" if c.oe_jpeg is None else f"--oe-jpeg {c.oe_jpeg}"
+            out[key] = f"{title(c.method)}, {c.epochs} epochs, OE {oe}"
+    return out
+
+
+def plot_full_curve(plan: Plan, rows: list[dict], path: Path, others: dict | None = None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for j, (key, label) in enumerate((others or {}).items()):
+        pts = sorted((r["epoch"], 100 * r["auroc"]) for r in rows if r["run_key"] == key)
+        ax.plot(*zip(*pts), "s--", ms=3, color=f"C{j + 3}", alpha=0.8, label=label)
     for i, label in enumerate(("paper", "quick")):
         for c in plan.groups[label]:
             pts = sorted((r["epoch"], 100 * r["auroc"]) for r in rows if r["run_key"] == c.key)
@@ -1084,10 +1112,12 @@ def main(argv=None) -> int:
                         "blur sigma of the OE images (pixels, log scale; 0 = unblurred)",
                         f"{p.dataset}: AUROC vs OE blur, {BLUR_OE_SIZE} OE images")
         if p.stage == "full":
-            p.extra["curve"] = [r for r in read_curve(results / CURVE_CSV)
-                                if r["run_key"] in {c.key for c in p.configs}]
+            every = read_curve(results / CURVE_CSV)
+            p.extra["curve"] = [r for r in every if r["run_key"] in {c.key for c in p.configs}]
+            p.extra["other_curves"] = other_curves(p, every, store)
+            p.extra["curve_all"] = every
             if p.extra["curve"]:
-                plot_full_curve(p, p.extra["curve"], results / f"{stem}.png")
+                plot_full_curve(p, every, results / f"{stem}.png", p.extra["other_curves"])
         md, _ = REPORTS[p.stage](p, a, got)
         (results / f"{stem}.md").write_text(md)
         n = status_counts(p.configs, got)

@@ -11,7 +11,7 @@ from .config import RunConfig
 from .data import sources
 from .data.blur import gaussian_blur
 from .data.images import conform, decode
-from .data.tasks import jpeg_roundtrip, oe_pool, select_oe
+from .data.tasks import oe_pool, select_oe
 from .errors import DeepadError
 
 MAX_UPLOAD_BYTES = 20 * 2 ** 20
@@ -40,10 +40,7 @@ def oe_images(cfg: RunConfig, k: int = 16, blur_sigma: float | None = None) -> n
         idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
     else:
         idx = select_oe(pool.labels, cfg.oe_size, cfg.oe_classes, cfg.seed)
-    x = pool.take(idx[:k])
-    if cfg.oe_jpeg is not None:
-        x = jpeg_roundtrip(x, cfg.oe_jpeg)
-    x = x.float()
+    x = pool.take(idx[:k]).float()
     sigma = cfg.blur_sigma if blur_sigma is None else blur_sigma
     if sigma:
         x = gaussian_blur(x, sigma)

@@ -39,38 +39,43 @@ def jpeg_roundtrip(images: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+class JpegPool(sources.Pool):
+    """A pool whose images come out JPEG-encoded and decoded at `quality` (RunConfig.oe_jpeg)."""
+
+    def __init__(self, pool: sources.Pool, quality: int):
+        self.pool, self.quality = pool, quality
+        self.labels, self.classes = pool.labels, pool.classes
+
+    def take(self, idx) -> torch.Tensor:
+        return jpeg_roundtrip(self.pool.take(idx), self.quality)
+
+
 def oe_pool(cfg, shape) -> sources.Pool:
-    """The run's OE pool at the nominal shape. With cfg.oe_jpeg, image folders are decoded at full
-    resolution and resized with antialiasing (never the decoder's fast DCT scaling): the OE is then
-    made as a JPEG copy such as CIFAR-10's was, resize, then codec."""
+    """The run's OE pool at the nominal shape. With cfg.oe_jpeg the OE is made as a JPEG copy
+    such as CIFAR-10's was: image folders decoded at full resolution and resized with
+    antialiasing (never the decoder's fast DCT scaling), then the codec (JpegPool)."""
     src = sources.get(cfg.oe)
-    if cfg.oe_jpeg is not None and isinstance(src, sources.FolderSource):
-        return src.pool(shape, draft=False)
-    return src.pool(shape)
+    if cfg.oe_jpeg is None:
+        return src.pool(shape)
+    base = src.pool(shape, draft=False) if isinstance(src, sources.FolderSource) else src.pool(shape)
+    return JpegPool(base, cfg.oe_jpeg)
 
 
 @dataclass
 class OESubset:
-    """The OE images of a run: `len()` images, `take(positions)` -> uint8 (n, C, H, W); re-encoded
-    as JPEG at `jpeg` quality when given (RunConfig.oe_jpeg)."""
+    """The OE images of a run: `len()` images, `take(positions)` -> uint8 (n, C, H, W)."""
 
     pool: sources.Pool
     indices: np.ndarray  # into the pool
     images: torch.Tensor | None = None  # materialised when small enough
-    jpeg: int | None = None
 
     def __len__(self):
         return len(self.indices)
 
-    def materialise(self) -> None:
-        x = self.pool.take(self.indices)
-        self.images = x if self.jpeg is None else jpeg_roundtrip(x, self.jpeg)
-
     def take(self, positions) -> torch.Tensor:
         if self.images is not None:
             return self.images[torch.as_tensor(positions)]
-        x = self.pool.take(self.indices[np.asarray(positions)])
-        return x if self.jpeg is None else jpeg_roundtrip(x, self.jpeg)
+        return self.pool.take(self.indices[np.asarray(positions)])
 
 
 @dataclass
@@ -134,8 +139,8 @@ def build_task(cfg) -> Task:
             idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
         else:
             idx = select_oe(pool.labels, cfg.oe_size, cfg.oe_classes, cfg.seed)
-        oe = OESubset(pool, idx, jpeg=cfg.oe_jpeg)
+        oe = OESubset(pool, idx)
         if len(idx) <= IN_MEMORY_LIMIT:
-            oe.materialise()
+            oe.images = pool.take(idx)
     return Task(nominal.contiguous(), test.images, test_y, test.labels.numpy(), oe,
                 src.preprocessing(), test.classes)

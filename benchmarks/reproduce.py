@@ -599,7 +599,8 @@ def plot_curves(series, path: Path, xlabel: str, title_text: str) -> None:
     ax.set_ylabel("AUROC (%), mean ± std over classes and seeds")
     ax.set_title(title_text, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # nothing stored yet: an empty frame, no legend
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -24,7 +24,11 @@ for `--epochs` epochs over `--nominal-size` nominal images (all of the class by 
 first `--warmup` steps of a round are not timed. Training img/s counts nominal + OE images (256
 per step). The median over rounds per side and the ratio are reported, with the test AUROC of
 each round's models (same epochs, same seed) and evaluation throughput (scoring the test images:
-deepad's `score_samples` vs. a DataLoader with ToTensor + Normalize and a fp32 forward pass).
+deepad's `score_samples` vs. a DataLoader with ToTensor + Normalize and a fp32 forward pass);
+the AUROC difference comes with the 95% confidence interval of its paired mean over rounds. Both
+sides train on the same OE images, on CIFAR-10 made like the JPEG copy (`--oe-jpeg`, as the
+reproduction runs; without it the classifier learns the codec shortcut and AUROCs are lower and
+noisier).
 Peak memory: the peak resident set (`getrusage` ru_maxrss) of a child process that loads the data
 and runs one CIFAR-10 training of the round settings, for each side (the reference's DataLoader
 workers are reported separately as the largest child's ru_maxrss).
@@ -56,6 +60,7 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 from deepad import make_config, methods, metrics  # noqa: E402
 from deepad.data.augment import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
+from deepad.data import sources  # noqa: E402
 from deepad.data.tasks import build_task  # noqa: E402
 from deepad.nets import backbone  # noqa: E402
 from deepad.train import Callback, Detector  # noqa: E402
@@ -276,11 +281,19 @@ def probe_workers(rd, cfg, candidates, cores, dev, steps, warmup):
 
 
 # ============================================================================ one data set
+def oe_quality(a, ds: str) -> int | None:
+    """--oe-jpeg resolved for data set `ds` (auto: the quality its nominal images are stored at)."""
+    if a.oe_jpeg == "auto":
+        return sources.jpeg_quality(ds)
+    return None if a.oe_jpeg == "none" else int(a.oe_jpeg)
+
+
 def bench_dataset(ds, a, dev, cores):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
+    q = oe_quality(a, ds)
     cfg = make_config(dataset=ds, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
-                      method="hsc", epochs=a.epochs, seed=a.seed)
+                      method="hsc", epochs=a.epochs, seed=a.seed, oe_jpeg=q)
     task = build_task(cfg)
     n_nom = min(a.nominal_size or len(task.train), len(task.train))
     nominal = task.train[:n_nom].contiguous()
@@ -297,7 +310,7 @@ def bench_dataset(ds, a, dev, cores):
            if a.test_size and a.test_size < n_test else np.arange(n_test))
     test, labels = task.test[idx].contiguous(), task.test_labels[idx]
     log(f"{ds}: class {a.normal_class}, {n_nom} nominal images ({steps_per_epoch} steps/epoch), "
-        f"{len(task.oe)} OE images, {len(test)} test images; {a.epochs} epoch(s) per round, "
+        f"{len(task.oe)} OE images (JPEG {q or 'off'}), {len(test)} test images; {a.epochs} epoch(s) per round, "
         f"{a.rounds} round(s), first {a.warmup} step(s) of each round untimed")
 
     if a.workers == "auto":  # quick: none and one per core only
@@ -359,7 +372,7 @@ def bench_dataset(ds, a, dev, cores):
         return statistics.fmean(x[k] for x in rounds)
 
     out = {"dataset": ds, "normal_class": a.normal_class, "nominal_images": n_nom,
-           "oe_images": len(task.oe), "test_images": len(test), "epochs_per_round": a.epochs,
+           "oe_images": len(task.oe), "oe_jpeg": q, "test_images": len(test), "epochs_per_round": a.epochs,
            "steps_per_round": steps_per_epoch * a.epochs, "timed_steps_per_round":
            steps_per_epoch * a.epochs - a.warmup, "rounds": rounds,
            "deepad_precision": det.precision_, "deepad_threads": d_th, "deepad_probe": d_probe,
@@ -372,7 +385,20 @@ def bench_dataset(ds, a, dev, cores):
     out["ratio"] = out["deepad_img_per_s"] / out["reference_img_per_s"]
     out["eval_ratio"] = out["deepad_eval_img_per_s"] / out["reference_eval_img_per_s"]
     out["auroc_change_points"] = 100 * (out["deepad_auroc"] - out["reference_auroc"])
+    out["auroc_change_ci95_points"] = paired_ci95(
+        [100 * (x["deepad_auroc"] - x["reference_auroc"]) for x in rounds])
     return out
+
+
+def paired_ci95(diffs: list[float]) -> list[float] | None:
+    """95% confidence interval (Student t) of the mean of the per-round differences (both sides
+    trained from the same seed in a round); None with fewer than 2 rounds."""
+    if len(diffs) < 2:
+        return None
+    from scipy.stats import t
+    m, half = statistics.fmean(diffs), t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs)
+    half /= len(diffs) ** 0.5
+    return [m - half, m + half]
 
 
 # ============================================================================ peak memory (child)
@@ -403,7 +429,7 @@ def peak_child(a, dev):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
     cfg = make_config(dataset="cifar10", normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
-                      method="hsc", epochs=a.epochs, seed=a.seed)
+                      method="hsc", epochs=a.epochs, seed=a.seed, oe_jpeg=oe_quality(a, "cifar10"))
     task = build_task(cfg)
     n_nom = min(a.nominal_size or len(task.train), len(task.train))
     kw = dict(epochs=a.epochs, milestones=cfg.milestones, lr=cfg.lr,
@@ -438,6 +464,7 @@ def measure_peak(a, side, d_threads, ref_workers, ref_threads):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_peak-child", side,
            "--device", a.device, "--epochs", str(a.epochs), "--seed", str(a.seed),
            "--normal-class", str(a.normal_class), "--oe-size", str(a.oe_size),
+           "--oe-jpeg", a.oe_jpeg,
            "--nominal-size", str(a.nominal_size or 0), "--threads", str(d_threads),
            "--_ref-workers", str(ref_workers), "--_ref-threads", str(ref_threads)]
     t0 = time.perf_counter()
@@ -454,7 +481,7 @@ def paper_run(a, dev):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
     cfg = make_config(dataset="cifar10", normal_class=0, oe=oe, oe_size=None, method="hsc",
-                      preset="paper", seed=a.seed)
+                      preset="paper", seed=a.seed, oe_jpeg=oe_quality(a, "cifar10"))
     task = build_task(cfg)
     epochs = a.paper_epochs
     milestones = cfg.milestones if epochs == cfg.epochs else tuple(
@@ -495,6 +522,9 @@ def build_parser():
     ap.add_argument("--normal-class", type=int, default=0)
     ap.add_argument("--oe-size", type=int, default=64,
                     help="Tiny-ImageNet OE images (the benchmarks' convention: 64)")
+    ap.add_argument("--oe-jpeg", default="auto", metavar="QUALITY|auto|none",
+                    help="make the OE images as the nominal JPEG copy was made, for both sides "
+                         "(RunConfig.oe_jpeg; auto: 75 on the cifar10-jpg copy, none on MNIST)")
     ap.add_argument("--rounds", type=int, help="alternating rounds per side (default 3; quick 2)")
     ap.add_argument("--epochs", type=int, help="epochs per round (default 2; quick 1)")
     ap.add_argument("--nominal-size", type=int,
@@ -523,7 +553,10 @@ def build_parser():
 
 
 def main():
-    a = build_parser().parse_args()
+    ap = build_parser()
+    a = ap.parse_args()
+    if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 100):
+        ap.error(f"--oe-jpeg {a.oe_jpeg!r}: give a JPEG quality 1..100, auto or none")
     q = a.quick
     cores = n_cpus()
     a.rounds = a.rounds or (2 if q else 3)
@@ -571,7 +604,8 @@ def main():
                     "deepad_auroc": c["deepad_auroc"], "reference_auroc": c["reference_auroc"],
                     "target_ratio": TARGET_RATIO,
                     "meets_ratio_target": c["ratio"] >= TARGET_RATIO,
-                    "auroc_not_worse": c["deepad_auroc"] >= c["reference_auroc"]})
+                    "auroc_not_worse": c["deepad_auroc"] >= c["reference_auroc"],
+                    "auroc_change_ci95_points": c["auroc_change_ci95_points"]})
         res["meets_target"] = res["meets_ratio_target"] and res["auroc_not_worse"]
     if not a.no_memory and (a.memory or not q):
         ch = c if c else {"deepad_threads": cores, "reference_num_workers": 0,
@@ -609,7 +643,9 @@ def main():
         lines.append(f"  {ds:8} AUROC (mean of {len(d['rounds'])} round(s), {d['epochs_per_round']} "
                      f"epoch(s) on {d['nominal_images']} nominal images, {d['test_images']} test "
                      f"images): deepad {d['deepad_auroc']:.4f}, reference {d['reference_auroc']:.4f} "
-                     f"({d['auroc_change_points']:+.2f} points)")
+                     f"({d['auroc_change_points']:+.2f} points"
+                     + (", 95% CI of the paired mean {:+.2f} .. {:+.2f})".format(
+                         *d["auroc_change_ci95_points"]) if d["auroc_change_ci95_points"] else ")"))
         lines.append(f"  {ds:8} eval:  deepad {d['deepad_eval_img_per_s']:7.0f} img/s, reference "
                      f"{d['reference_eval_img_per_s']:7.0f} img/s -> x{d['eval_ratio']:.2f}")
     if c:

@@ -58,11 +58,29 @@ def test_quick_json_on_a_tiny_cifar_folder(tiny_data):
     assert res["ratio"] == pytest.approx(c["deepad_img_per_s"] / c["reference_img_per_s"])
     assert c["nominal_images"] == 256 and c["timed_steps_per_round"] == 1
     assert c["test_images"] == 20 + 9 * 4 and 0 <= c["deepad_auroc"] <= 1
+    assert c["auroc_change_ci95_points"] is None  # one round: no interval
+    assert c["oe_jpeg"] == 90  # auto: the OE made at the quality the tiny copy was written at
     tried = {(p["num_workers"], p["threads"]) for p in c["reference_probe"]}
     assert tried == {(1, 2), (1, 1)} if res["cpu_cores"] == 2 else {w for w, _ in tried} == {1}
     assert (c["reference_num_workers"], c["reference_threads"]) in tried
     assert res["peak_memory"]["deepad"]["process_peak_rss_mb"] > 100
     assert "reference probe: num_workers=1" in r.stderr
+
+
+def test_paired_ci95_of_the_auroc_differences():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    lo, hi = mod.paired_ci95([1.0, 2.0, 3.0])  # mean 2, sd 1, t(0.975, 2) = 4.303
+    assert (lo, hi) == pytest.approx((2 - 4.3027 / 3 ** 0.5, 2 + 4.3027 / 3 ** 0.5), abs=1e-3)
+    assert mod.paired_ci95([0.5]) is None
+
+
+def test_a_bad_oe_jpeg_quality_is_named():
+    r = _run(["--oe-jpeg", "best"])
+    assert r.returncode == 2
+    assert "--oe-jpeg 'best': give a JPEG quality 1..100, auto or none" in r.stderr
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")

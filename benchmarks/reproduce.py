@@ -3,7 +3,7 @@
     DEEPAD_DATA=../shared/data python benchmarks/reproduce.py --stage table|oe-sizes|blur|mnist|full|all
         [--epochs N] [--seeds 1,2] [--classes 0-9] [--methods hsc,bce] [--oe POOL] [--workers 1]
         [--oe-sizes 1,2,...,all] [--sigmas 0,1,...] [--full-class 0]
-        [--report-only] [--dry-run] [--results benchmarks/results]
+        [--report-only] [--dry-run] [--results benchmarks/results] [--into BENCHMARKS.md]
 
 Stages (paper-protocol.md sections 6-9; the substitutes are those of ../shared/data/README.md):
 
@@ -24,7 +24,10 @@ Every run goes through the run store (deepad.store.RunStore, DEEPAD_CACHE): a re
 what is missing, and --report-only trains nothing. For each stage the script writes, under
 --results: reproduce_<stage>.csv (one row per run of the grid, with its run key), a PNG for the
 curve stages, and reproduce_<stage>.md (a Markdown section for BENCHMARKS.md). Every check in the
-Markdown is computed from the runs.
+Markdown is computed from the runs. --into FILE also puts each stage's Markdown (headings one
+level down, image links made relative to FILE) into FILE between the lines
+`<!-- reproduce:PATH -->` and `<!-- /reproduce:PATH -->`, PATH being the .md file relative to
+FILE's folder (e.g. benchmarks/results/reproduce_table.md); the text around them is kept.
 
 Exit codes: 0 the stages ran (even when a target is missed: the Markdown says so), 1 some runs
 failed, 2 bad input (one line on stderr).
@@ -121,6 +124,10 @@ def parse_args(argv):
     ap.add_argument("--dry-run", action="store_true",
                     help="print the number of runs per stage and how many are stored; write nothing")
     ap.add_argument("--results", default="benchmarks/results", help="output folder (default benchmarks/results)")
+    ap.add_argument("--into", metavar="FILE",
+                    help="also put each stage's Markdown into FILE (e.g. BENCHMARKS.md) between "
+                         "<!-- reproduce:PATH --> and <!-- /reproduce:PATH --> marker lines, PATH "
+                         "being the .md relative to FILE's folder; other text is kept")
     # for the tests: another nominal data set (e.g. the bundled 'digits') in every stage
     ap.add_argument("--dataset", default=None, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
@@ -1001,6 +1008,47 @@ def sweep(plan: Plan, store: RunStore, workers: int, device: str) -> list:
                      on_outcome=on_outcome)
 
 
+def embed(md: str, md_path: Path, into: Path) -> str:
+    """A stage's Markdown as it goes into `into`: headings one level down (outside code fences),
+    image links relative to `into`'s folder."""
+    rel = Path(os.path.relpath(md_path.parent.resolve(), into.parent.resolve()))
+    out, fenced = [], False
+    for line in md.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            line = "#" + line
+        elif not fenced and line.startswith("!["):
+            alt, _, target = line.partition("](")
+            if "://" not in target and not target.startswith("/"):
+                line = f"{alt}]({(rel / target).as_posix()}"
+        out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def marker_name(md_path: Path, into: Path) -> str:
+    return os.path.relpath(md_path.resolve(), into.parent.resolve()).replace(os.sep, "/")
+
+
+def put_into(into: Path, sections: dict[str, str]) -> list[str]:
+    """Replace the text between each section's marker lines in `into` (written atomically).
+    Returns the names whose markers are missing; nothing is written if any is missing."""
+    text = into.read_text()
+    missing = []
+    for name, body in sections.items():
+        start, end = f"<!-- reproduce:{name} -->", f"<!-- /reproduce:{name} -->"
+        i, j = text.find(start), text.find(end)
+        if i < 0 or j < i:
+            missing.append(name)
+            continue
+        text = text[:i + len(start)] + "\n\n" + body + "\n" + text[j:]
+    if not missing:
+        tmp = into.with_name(f".{into.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, into)
+    return missing
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     a = parse_args(argv)
@@ -1038,6 +1086,9 @@ def main(argv=None) -> int:
         if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 95):
             raise DeepadError(f"--oe-jpeg takes a JPEG quality 1..95, auto or none; got '{a.oe_jpeg}'")
         plans = [plan_stage(s, a) for s in stages]
+        if a.into and not Path(a.into).is_file():
+            raise DeepadError(f"--into {a.into}: no such file; give an existing Markdown file "
+                              f"with <!-- reproduce:PATH --> marker lines")
     except DeepadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -1079,6 +1130,7 @@ def main(argv=None) -> int:
         print(f"error: cannot create {results} ({e.strerror}); give a writable --results", file=sys.stderr)
         return 2
     any_failed = False
+    sections = {}
     for p in plans:
         t0 = time.perf_counter()
         if not a.report_only:
@@ -1121,10 +1173,21 @@ def main(argv=None) -> int:
                 plot_full_curve(p, every, results / f"{stem}.png", p.extra["other_curves"])
         md, _ = REPORTS[p.stage](p, a, got)
         (results / f"{stem}.md").write_text(md)
+        if a.into:
+            sections[marker_name(results / f"{stem}.md", Path(a.into))] = embed(
+                md, results / f"{stem}.md", Path(a.into))
         n = status_counts(p.configs, got)
         print(f"[{p.stage}] wrote {results / stem}.csv/.md{'/.png' if p.stage in ('oe-sizes', 'blur') or p.extra.get('curve') else ''}: "
               f"{n['done']} runs stored, {n['missing']} missing, {n['failed']} failed "
               f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    if sections:
+        missing = put_into(Path(a.into), sections)
+        if missing:
+            print("error: " + a.into + " lacks the marker lines of "
+                  + ", ".join(missing) + "; add `<!-- reproduce:PATH -->` and `<!-- /reproduce:PATH -->` "
+                  "where each section should go (nothing was changed in it)", file=sys.stderr)
+            return 2
+        print(f"updated {a.into}: {', '.join(sections)}", file=sys.stderr)
     return 1 if any_failed else 0
 
 

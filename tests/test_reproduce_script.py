@@ -114,6 +114,38 @@ def test_table_reports_missing_cells_and_its_checks(tmp_path):
     assert re.search(r"^\| 2 \| missing \|[^\n]*\| missing \|", (res / "reproduce_table.md").read_text(),
                      re.M)
 
+    # --into puts the section between its markers in a document and keeps the text around them
+    doc = tmp_path / "DOC.md"
+    doc.write_text("# Doc\n\nbefore\n\n<!-- reproduce:results/reproduce_table.md -->\nold text\n"
+                   "<!-- /reproduce:results/reproduce_table.md -->\n\nafter\n")
+    r3 = _run(["--stage", "table", *TINY, "--classes", "0-2", "--methods", "hsc,bce",
+               "--results", str(res), "--report-only", "--into", str(doc)])
+    assert r3.returncode == 0, r3.stderr[-3000:]
+    text = doc.read_text()
+    assert "old text" not in text and text.startswith("# Doc\n\nbefore\n") and text.endswith("\nafter\n")
+    assert "#### CIFAR-10 one-vs-rest table" not in text  # digits here; the heading is one level down
+    md_lines = (res / "reproduce_table.md").read_text().splitlines()
+    heading = next(ln for ln in md_lines if ln.startswith("#"))
+    assert ("#" + heading) in text.splitlines()
+    assert next(ln for ln in md_lines if ln.startswith("| 2 |")) in text.splitlines()
+
+    # a document without the markers is left as it was, and the message says what to add
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("nothing to replace\n")
+    r4 = _run(["--stage", "table", *TINY, "--classes", "0-2", "--methods", "hsc,bce",
+               "--results", str(res), "--report-only", "--into", str(plain)])
+    assert r4.returncode == 2 and "<!-- reproduce:PATH -->" in r4.stderr
+    assert "results/reproduce_table.md" in r4.stderr
+    assert plain.read_text() == "nothing to replace\n"
+
+
+def test_embed_moves_headings_down_and_image_links_to_the_document(tmp_path):
+    mod = _load_script()
+    md = "### Title\n\n```bash\n# a comment\n```\n\n![curve](reproduce_blur.png)\n"
+    out = mod.embed(md, tmp_path / "benchmarks" / "results" / "reproduce_blur.md", tmp_path / "B.md")
+    assert out.splitlines() == ["#### Title", "", "```bash", "# a comment", "```", "",
+                                "![curve](benchmarks/results/reproduce_blur.png)"]
+
 
 def test_full_stage_records_the_test_auroc_during_training(tmp_path):
     res = tmp_path / "results"
@@ -190,6 +222,7 @@ def _load_script():
     (["--epochs", "2"], "--stage"),
     (["--stage", "table", "--param", "nope"], "--param"),
     (["--stage", "table", "--param", "nope=1"], "nope"),
+    (["--stage", "table", "--into", "no/such/BENCH.md"], "--into"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, words, capsys):
     main = _load_script().main  # in this process: argument checks need no subprocess

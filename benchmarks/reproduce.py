@@ -554,6 +554,31 @@ def _curve_stats(plan: Plan, got, by: str):
     return analysis.grid_curves(plan.configs, rows, by=by)
 
 
+def _paired(plan: Plan, got, by: str, series: str, xa, xb) -> tuple[float, float, int, int]:
+    """Mean AUROC (%) of one method at `by` = xa and at xb over the (class, seed) pairs stored at
+    both, so that a partly run curve compares like with like; with the number of those pairs and
+    of the pairs in the grid. Means are NaN when no pair is stored at both."""
+    at: dict = {}
+    for c in plan.configs:
+        x = getattr(c, by)
+        x = "all" if x is None and by == "oe_size" else x
+        if c.method != series or x not in (xa, xb):
+            continue
+        at.setdefault(x, {})
+        if got[c.key]["status"] == "done":
+            at[x][(c.normal_class, c.seed)] = 100 * got[c.key]["auroc"]
+    pairs = {(c.normal_class, c.seed) for c in plan.configs if c.method == series}
+    both = sorted(set(at.get(xa, {})) & set(at.get(xb, {})))
+    if not both:
+        return float("nan"), float("nan"), 0, len(pairs)
+    return (float(np.mean([at[xa][k] for k in both])), float(np.mean([at[xb][k] for k in both])),
+            len(both), len(pairs))
+
+
+def _provisional(n: int, total: int) -> str:
+    return "" if n >= total else f" (on the {n} of {total} class-seed pairs stored at both: provisional)"
+
+
 def _curve_table(series, x_name) -> str:
     xs = []
     for s in series:
@@ -624,6 +649,7 @@ def report_oe_sizes(plan: Plan, a, got) -> tuple[str, dict]:
             "**Check** (computed from the runs above):", ""]
     checks = {}
     verdicts = []
+    partial = False
     for s in series:
         have = {x: 100 * m for x, m in zip(s["x"], s["mean"]) if np.isfinite(m)}
         if "all" not in have:
@@ -637,26 +663,34 @@ def report_oe_sizes(plan: Plan, a, got) -> tuple[str, dict]:
                 out.append(f"- {s['name']}: no stored OE size to compare with {ENOUGH_AT}; not evaluated.")
                 continue
             x = near[0]["x"]
-        d = have[x] - have["all"]
+        m_x, m_all, n, total = _paired(plan, got, "oe_size", s["series"], x, "all")
+        if not n:
+            out.append(f"- {s['name']}: no class and seed stored with both {x} and all OE samples; "
+                       f"not evaluated.")
+            continue
+        d = m_x - m_all
         ok = abs(d) <= ENOUGH_POINTS
         verdicts.append(ok)
-        checks[s["series"]] = {"at": x, "at_mean": have[x], "all_mean": have["all"], "holds": ok}
+        partial |= n < total or any(k < t for k, t in zip(s["n"], s["total"]))
+        checks[s["series"]] = {"at": x, "at_mean": m_x, "all_mean": m_all, "holds": ok,
+                               "pairs": n, "pairs_total": total}
         first = next((v for v in sorted(v for v in have if v != "all")
                       if all(abs(have[w] - have["all"]) <= ENOUGH_POINTS
                              for w in have if w != "all" and w >= v)), None)
-        out.append(f"- {s['name']}: AUROC at {x} OE samples {have[x]:.1f} vs all {have['all']:.1f} "
-                   f"({d:+.1f}): **{'holds' if ok else 'does not hold'}**"
+        out.append(f"- {s['name']}: AUROC at {x} OE samples {m_x:.1f} vs all {m_all:.1f} "
+                   f"({d:+.1f}): **{'holds' if ok else 'does not hold'}**{_provisional(n, total)}"
                    + (f" ({x} samples do better than all by more than {ENOUGH_POINTS:g} points: "
                       f"enough, but not within the margin)" if d > ENOUGH_POINTS else "")
-                   + (f"; within {ENOUGH_POINTS:g} points of 'all' from {first} samples on"
-                      if first is not None else "")
+                   + (f"; the curve's means are within {ENOUGH_POINTS:g} points of 'all' from "
+                      f"{first} samples on" if first is not None else "")
                    + ".")
     overall = ("holds" if verdicts and all(verdicts) else
                "does not hold" if verdicts else "not evaluated")
     checks["verdict"] = overall
     out.insert(out.index("**Check** (computed from the runs above):") + 2,
                f"- 'About {ENOUGH_AT} OE samples are enough' (AUROC at {ENOUGH_AT} within "
-               f"{ENOUGH_POINTS:g} points of AUROC with all): **{overall}**")
+               f"{ENOUGH_POINTS:g} points of AUROC with all): **{overall}**"
+               + (" (provisional: not every run is stored)" if partial and verdicts else ""))
     return "\n".join(out) + "\n", checks
 
 
@@ -677,16 +711,25 @@ def report_blur(plan: Plan, a, got) -> tuple[str, dict]:
         if len(pts) < 2:
             out.append(f"- {s['name']}: fewer than two stored sigmas; not evaluated.")
             continue
-        (x0, m0), (x1, m1) = pts[0], pts[-1]
+        x0, x1 = pts[0][0], pts[-1][0]
+        m0, m1, n, total = _paired(plan, got, "blur_sigma", s["series"], x0, x1)
+        if not n:
+            out.append(f"- {s['name']}: no class and seed stored at both σ={x0:g} and σ={x1:g}; "
+                       f"not evaluated.")
+            continue
         rises = [(b[0], b[1] - a_[1]) for a_, b in zip(pts, pts[1:]) if b[1] > a_[1]]
         monotone = not rises
         falls = m1 < m0
-        checks[s["series"]] = {"first": m0, "last": m1, "falls": falls, "monotone": monotone}
+        partial = n < total or any(k < t for k, t in zip(s["n"], s["total"]))
+        checks[s["series"]] = {"first": m0, "last": m1, "falls": falls, "monotone": monotone,
+                               "pairs": n, "pairs_total": total, "provisional": partial}
         out.append(f"- {s['name']}: σ={x0:g} {m0:.1f} → σ={x1:g} {m1:.1f} ({m1 - m0:+.1f}): "
                    f"AUROC **{'falls' if falls else 'does not fall'}** as the OE loses its fine "
                    f"scales; monotone fall: **{'yes' if monotone else 'no'}**"
                    + ("" if monotone else " (rises at " + ", ".join(f"σ={x:g} by {d:.1f}" for x, d in rises) + ")")
-                   + ".")
+                   + _provisional(n, total)
+                   + (" (the curve's means mix classes and seeds: not every run is stored)"
+                      if partial and n >= total else "") + ".")
     return "\n".join(out) + "\n", checks
 
 

@@ -88,6 +88,19 @@ def test_curve_stages_train_plot_check_and_rebuild_from_the_store(tmp_path):
         assert (again / f"reproduce_{stem}.csv").read_text() == (res / f"reproduce_{stem}.csv").read_text()
         assert (again / f"reproduce_{stem}.png").exists()
 
+    # a curve run on one class of two: the checks compare like with like and say they are partial
+    part = tmp_path / "part"
+    r3 = _run([*args[:args.index("--classes")], "--classes", "0,1",
+               *args[args.index("--classes") + 2:-1], str(part), "--report-only"])
+    assert r3.returncode == 0, r3.stderr[-3000:]
+    md = (part / "reproduce_oe-sizes.md").read_text()
+    assert (f"AUROC at 32 OE samples {at32:.1f} vs all {full:.1f} ({d:+.1f}): "
+            f"**{'holds' if abs(d) <= 3 else 'does not hold'}** (on the 1 of 2 class-seed pairs "
+            f"stored at both: provisional)") in md
+    assert "(provisional: not every run is stored)" in md
+    assert (f"σ=0 {b0:.1f} → σ=32 {b32:.1f} ({b32 - b0:+.1f})"
+            in (part / "reproduce_blur.md").read_text())
+
 
 def test_table_reports_missing_cells_and_its_checks(tmp_path):
     res = tmp_path / "results"

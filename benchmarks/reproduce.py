@@ -184,11 +184,9 @@ def oe_jpeg_for(a, dataset: str, oe: str) -> int | None:
     """The OE JPEG quality of a stage's runs: --oe-jpeg; auto = the quality the nominal data are
     stored at (sources.jpeg_quality: 75 for the cifar10-jpg copy, none for lossless data such as
     MNIST or the CIFAR-10 pickles), for natural (not noise) OE."""
-    if a.oe_jpeg == "none" or oe == "none" or oe.startswith("noise"):
+    if oe == "none" or oe.startswith("noise"):
         return None
-    if a.oe_jpeg == "auto":
-        return sources.jpeg_quality(dataset)
-    return int(a.oe_jpeg)
+    return sources.oe_jpeg_setting(a.oe_jpeg, dataset)
 
 
 def _params(a, methods) -> dict:
@@ -560,8 +558,7 @@ def _paired(plan: Plan, got, by: str, series: str, xa, xb) -> tuple[float, float
     of the pairs in the grid. Means are NaN when no pair is stored at both."""
     at: dict = {}
     for c in plan.configs:
-        x = getattr(c, by)
-        x = "all" if x is None and by == "oe_size" else x
+        x = analysis.point_x(c, by)
         if c.method != series or x not in (xa, xb):
             continue
         at.setdefault(x, {})

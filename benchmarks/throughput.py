@@ -281,17 +281,10 @@ def probe_workers(rd, cfg, candidates, cores, dev, steps, warmup):
 
 
 # ============================================================================ one data set
-def oe_quality(a, ds: str) -> int | None:
-    """--oe-jpeg resolved for data set `ds` (auto: the quality its nominal images are stored at)."""
-    if a.oe_jpeg == "auto":
-        return sources.jpeg_quality(ds)
-    return None if a.oe_jpeg == "none" else int(a.oe_jpeg)
-
-
 def bench_dataset(ds, a, dev, cores):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
-    q = oe_quality(a, ds)
+    q = sources.oe_jpeg_setting(a.oe_jpeg, ds)
     cfg = make_config(dataset=ds, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
                       method="hsc", epochs=a.epochs, seed=a.seed, oe_jpeg=q)
     task = build_task(cfg)
@@ -429,7 +422,8 @@ def peak_child(a, dev):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
     cfg = make_config(dataset="cifar10", normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
-                      method="hsc", epochs=a.epochs, seed=a.seed, oe_jpeg=oe_quality(a, "cifar10"))
+                      method="hsc", epochs=a.epochs, seed=a.seed,
+                      oe_jpeg=sources.oe_jpeg_setting(a.oe_jpeg, "cifar10"))
     task = build_task(cfg)
     n_nom = min(a.nominal_size or len(task.train), len(task.train))
     kw = dict(epochs=a.epochs, milestones=cfg.milestones, lr=cfg.lr,
@@ -481,7 +475,8 @@ def paper_run(a, dev):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
     cfg = make_config(dataset="cifar10", normal_class=0, oe=oe, oe_size=None, method="hsc",
-                      preset="paper", seed=a.seed, oe_jpeg=oe_quality(a, "cifar10"))
+                      preset="paper", seed=a.seed,
+                      oe_jpeg=sources.oe_jpeg_setting(a.oe_jpeg, "cifar10"))
     task = build_task(cfg)
     epochs = a.paper_epochs
     milestones = cfg.milestones if epochs == cfg.epochs else tuple(

@@ -216,6 +216,12 @@ def _x_sort(v):
     return (isinstance(v, str), 0 if isinstance(v, str) else v)
 
 
+def point_x(config, by: str):
+    """A run's position on a curve along `by` (a RunConfig field); an `oe_size` of None is 'all'."""
+    x = getattr(config, by)
+    return "all" if x is None and by == "oe_size" else x
+
+
 def grid_curves(configs: list, rows: list[dict], by: str, series: str = "method") -> list[dict]:
     """Mean and std of AUROC per (series, by) value over the runs of a grid, counting the runs that
     are not in the store yet.
@@ -228,8 +234,7 @@ def grid_curves(configs: list, rows: list[dict], by: str, series: str = "method"
     stored = {r["key"]: r["auroc"] for r in rows if r.get("auroc") is not None}
     pts: dict = {}
     for c in {c.key: c for c in configs}.values():
-        x = getattr(c, by)
-        x = "all" if x is None and by == "oe_size" else x
+        x = point_x(c, by)
         p = pts.setdefault(getattr(c, series), {}).setdefault(x, {"auroc": [], "keys": [], "missing": []})
         if c.key in stored:
             p["auroc"].append(stored[c.key])

@@ -756,6 +756,17 @@ def jpeg_quality(name: str) -> int | None:
     return _JPEG_QUALITY[key]
 
 
+def oe_jpeg_setting(setting, name: str) -> int | None:
+    """An `--oe-jpeg` setting of the benchmark scripts resolved for nominal data set `name`:
+    'auto' = the quality its images are stored at (jpeg_quality), None or 'none' = off, otherwise
+    the quality itself (checked by make_config)."""
+    if setting in (None, "none"):
+        return None
+    if setting == "auto":
+        return jpeg_quality(name)
+    return int(setting)
+
+
 def _pillow_quality_of(src: "FolderSource") -> int | None:
     import io
 

@@ -550,8 +550,8 @@ def build_parser():
 def main():
     ap = build_parser()
     a = ap.parse_args()
-    if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 100):
-        ap.error(f"--oe-jpeg {a.oe_jpeg!r}: give a JPEG quality 1..100, auto or none")
+    if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 95):
+        ap.error(f"--oe-jpeg {a.oe_jpeg!r}: give a JPEG quality 1..95, auto or none")
     q = a.quick
     cores = n_cpus()
     a.rounds = a.rounds or (2 if q else 3)

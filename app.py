@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/oe_samples.py", title="OE samples", icon="📈", url_path="oe-samples"),
     st.Page("pages/blur.py", title="Blur", icon="🌫️", url_path="blur"),
     st.Page("pages/table.py", title="One-vs-rest table", icon="📋", url_path="table"),
+    st.Page("pages/claims.py", title="Claims", icon="⚖️", url_path="claims"),
     st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
 ]
 nav = st.navigation(pages)
@@ -19,4 +20,9 @@ with st.sidebar:
     st.caption("**deepad** reproduces *Rethinking Assumptions in Deep Anomaly Detection* "
                "(Ruff et al., 2020): a few example anomalies (outlier exposure, OE) beat "
                "unsupervised anomaly detection on images.")
+    from ui import stored
+    if stored.viewer():
+        st.caption("Viewer mode: this dashboard shows stored results only; nothing is trained.")
+    for err in stored.bundle_errors():
+        st.warning(f"A result bundle was not opened: {err}")
 nav.run()

@@ -15,6 +15,13 @@ the same run: the new-tab time with interactive charts (?interactive=True: Plotl
 JavaScript to compile) and the floor, a Streamlit page with one image and one table. Server
 start-up is reported separately. Last, in an open page: the time from a click that switches to
 another cached comparison (the seed's +/- buttons, seeds 1 and 2) to its charts drawn.
+
+    python benchmarks/dashboard_latency.py --shipped [--json]
+
+measures what a newcomer meets instead: `streamlit run app.py` on a fresh clone (the shipped
+results/ bundles, an empty run store, no data under DEEPAD_DATA, offline), the time from starting
+the server to the first real CIFAR-10 curve (the OE-samples page's chart naming HSC and BCE) in a
+new browser, and then to the claims page's verdicts.
 """
 
 from __future__ import annotations
@@ -126,10 +133,53 @@ def _tabs(browser, url, marks, n=3):
     return [t for t, _ in out], [s for _, s in out]
 
 
+# the OE-samples page: the curve naming both methods, drawn by Plotly
+CURVE = _marks("Array.from(document.querySelectorAll('.js-plotly-plot')).some(e => e.textContent"
+               ".includes('HSC') && e.textContent.includes('BCE'))")
+CLAIMS = _marks("document.querySelectorAll('h4').length >= 6 && document.body.innerText"
+                ".includes('Show the evidence')")
+
+
+def shipped(as_json: bool) -> None:
+    """From `streamlit run app.py` on a fresh clone to the shipped CIFAR-10 curve and the claims."""
+    from playwright.sync_api import sync_playwright
+    empty = tempfile.mkdtemp(prefix="deepad-fresh-")
+    env = {**os.environ, "DEEPAD_CACHE": str(Path(empty) / "cache"), "DEEPAD_OFFLINE": "1",
+           "DEEPAD_DATA": str(Path(empty) / "no-data")}
+    env.pop("DEEPAD_RESULTS", None)
+    env.pop("DEEPAD_DATASET_CACHE", None)
+    t0 = time.perf_counter()
+    proc, url, startup = start("app.py", REPO, env)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page_s, _ = time_to_result(browser, url + "/oe-samples", marks=CURVE)
+            total = time.perf_counter() - t0
+            again, _ = time_to_result(browser, url + "/oe-samples", marks=CURVE)
+            claims_s, _ = time_to_result(browser, url + "/claims", marks=CLAIMS)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out = {"server_start_s": startup, "first_curve_page_s": page_s,
+           "run_to_first_curve_s": total, "second_visit_curve_s": again,
+           "claims_page_s": claims_s}
+    print(f"fresh clone: server start {startup:.1f} s, the OE-samples page's CIFAR-10 curve "
+          f"{page_s:.1f} s after opening it: {total:.1f} s from `streamlit run app.py` to the "
+          f"first real curve; the same page in a new browser {again:.1f} s; the claims page "
+          f"{claims_s:.1f} s", file=sys.stderr)
+    if as_json:
+        print(json.dumps(out))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--shipped", action="store_true",
+                    help="a fresh clone: the shipped results, no data, an empty store")
     a = ap.parse_args()
+    if a.shipped:
+        return shipped(a.json)
     from playwright.sync_api import sync_playwright
     cache = tempfile.mkdtemp(prefix="deepad-latency-")
     env = {**os.environ, "DEEPAD_CACHE": cache, "DEEPAD_OFFLINE": "1"}

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from deepad import analysis  # noqa: E402
+from deepad import analysis, claims  # noqa: E402
 from deepad.data import sources  # noqa: E402
 from deepad.errors import DeepadError  # noqa: E402
 from deepad.methods import info as method_info  # noqa: E402
@@ -65,13 +65,9 @@ BLUR_OE_SIZE = 128  # the paper's CIFAR-10 blur runs (paper-protocol.md 7.1)
 CURVE_CLASSES = [0, 1, 2]
 NOISE_OE = "noise-uniform"
 
-# The checks' thresholds (AUROC points, i.e. percent). Stated in every Markdown section.
-TARGET_METHODS = ("hsc", "bce")   # means within TARGET_POINTS of the paper's (95.9 / 96.1)
-TARGET_POINTS = 3.0
-ENOUGH_AT, ENOUGH_POINTS = 32, 3.0  # 'about 32 OE samples are enough': AUROC(32) within 3 of all
-TOP_TOLERANCE = 0.5   # 'BCE and HSC at the top': no other method above the lower of them by more
-CLOSE_POINTS = 3.0    # 'Deep SAD close': at most this far below the lower of BCE and HSC
-FAR_POINTS = 10.0     # 'Deep SVDD far below': at least this far below every OE method
+# The checks and their thresholds are deepad.claims' (the dashboard's Claims page uses the same).
+TARGET_METHODS = ("hsc", "bce")   # means within claims.TARGET_POINTS of the paper's (95.9 / 96.1)
+ENOUGH_AT = 32                    # 'about 32 OE samples are enough' (claims.enough_check)
 
 CURVE_CSV = "reproduce_full_curve.csv"
 CSV_COLUMNS = ["run_key", "dataset", "method", "normal_class", "oe", "oe_size", "blur_sigma", "seed",
@@ -464,74 +460,34 @@ def report_table(plan: Plan, a, got) -> tuple[str, dict]:
         out += ["Mean over classes per seed (the seed-to-seed spread of the mean row): "
                 + "; ".join(spread) + ".", ""]
 
-    # target check
-    out.append("**Checks** (computed from the runs above):")
+    # the checks: deepad.claims, as on the dashboard's Claims page
+    out.append("**Checks** (computed from the runs above with `deepad.claims`, the code behind the "
+               "dashboard's Claims page):")
     out.append("")
-    tgt = []
-    all_known = True
-    for m in TARGET_METHODS:
-        if m not in methods:
-            tgt.append(f"{title(m)} not run")
-            all_known = False
-            continue
-        mv, nk = means[m]
-        ref = analysis.PAPER_CIFAR10_MEAN[m]
-        ok = np.isfinite(mv) and abs(mv - ref) <= TARGET_POINTS
-        checks[f"target_{m}"] = bool(ok)
-        partial = "" if (nk == 10 and complete) else f" (on {nk} of 10 classes: provisional)"
-        if not (nk == 10 and complete):
-            all_known = False
-        tgt.append(f"{title(m)} {pct(mv)} vs {ref} ({signed(mv - ref)}){partial}")
-    verdict = ("met" if all(checks.get(f"target_{m}", False) for m in TARGET_METHODS) else "not met")
-    if not all_known:
+    all_known = complete and all(means[m][1] == 10 for m in TARGET_METHODS if m in methods)
+    known = {m: means[m][0] for m in TARGET_METHODS if m in methods}
+    met, gaps = claims.published_check(known)
+    tgt = [f"{title(m)} {pct(known[m])} vs {claims.PAPER_MEANS[m]} ({signed(g)})"
+           + ("" if means[m][1] == 10 and complete else
+              f" (on {means[m][1]} of 10 classes: provisional)") for m, g in gaps.items()]
+    tgt += [f"{title(m)} not run" for m in TARGET_METHODS if m not in methods]
+    for m, g in gaps.items():
+        checks[f"target_{m}"] = abs(g) <= claims.TARGET_POINTS
+    verdict = "met" if met and len(gaps) == len(TARGET_METHODS) else "not met"
+    if not all_known or len(gaps) < len(TARGET_METHODS):
         verdict += " (provisional: not every class of the paper's table is stored)"
     checks["target"] = verdict
-    out.append(f"- Target: HSC/BCE mean within {TARGET_POINTS:g} points of 95.9/96.1: "
+    out.append(f"- Target: HSC/BCE mean within {claims.TARGET_POINTS:g} points of 95.9/96.1: "
                f"**{verdict}** — " + "; ".join(tgt) + ".")
 
-    # ordering
     have = {m: means[m][0] for m in methods if np.isfinite(means[m][0])}
     ours_rank = sorted(have, key=lambda m: -have[m])
     paper_rank = sorted([m for m in have if m in analysis.PAPER_CIFAR10_MEAN],
                         key=lambda m: -analysis.PAPER_CIFAR10_MEAN[m])
     out.append("- Ranking by mean AUROC: ours " + " > ".join(f"{title(m)} {have[m]:.1f}" for m in ours_rank)
                + "; paper " + " > ".join(f"{title(m)} {analysis.PAPER_CIFAR10_MEAN[m]}" for m in paper_rank) + ".")
-    parts = []
-    ordering = True
-    unevaluated = []
-    if "hsc" in have and "bce" in have:
-        low = min(have["hsc"], have["bce"])
-        others = {m: v for m, v in have.items() if m not in ("hsc", "bce")}
-        above = {m: v - low for m, v in others.items() if v - low > TOP_TOLERANCE}
-        ok = not above
-        ordering &= ok
-        parts.append(f"BCE and HSC at the top (no other method more than {TOP_TOLERANCE:g} points "
-                     f"above the lower of them, {low:.1f}): {'yes' if ok else 'no'}"
-                     + ("" if ok else " — " + ", ".join(f"{title(m)} +{d:.1f}" for m, d in above.items())))
-        if "deep-sad" in have:
-            gap = low - have["deep-sad"]
-            ok = gap <= CLOSE_POINTS
-            ordering &= ok
-            parts.append(f"Deep SAD close (at most {CLOSE_POINTS:g} points below; paper 1.4 below "
-                         f"HSC): {'yes' if ok else 'no'}, {gap:+.1f} below")
-        else:
-            unevaluated.append("Deep SAD")
-            parts.append("Deep SAD close: not evaluated (no Deep SAD runs)")
-    else:
-        unevaluated.append("BCE/HSC")
-        parts.append("BCE and HSC at the top: not evaluated (both need runs)")
-    if "deep-svdd" in have:
-        oe_methods = [m for m in have if m != "deep-svdd"]
-        if oe_methods:
-            gap = min(have[m] for m in oe_methods) - have["deep-svdd"]
-            ok = gap >= FAR_POINTS
-            ordering &= ok
-            parts.append(f"Deep SVDD far below (at least {FAR_POINTS:g} points below every OE method; "
-                         f"paper ~30): {'yes' if ok else 'no'}, {gap:.1f} below the lowest OE method")
-    else:
-        unevaluated.append("Deep SVDD")
-        parts.append("Deep SVDD far below: not evaluated (no Deep SVDD runs)")
-    if not ordering:
+    order, parts, unevaluated = claims.ordering_check(have)
+    if order == claims.FAILS:
         checks["ordering"] = "does not hold"
     elif unevaluated:
         checks["ordering"] = f"holds as far as evaluated ({', '.join(unevaluated)} not evaluated)"
@@ -539,7 +495,8 @@ def report_table(plan: Plan, a, got) -> tuple[str, dict]:
         checks["ordering"] = "holds"
     if not all_known:
         checks["ordering"] += " (provisional: not every class is stored)"
-    out.append(f"- The paper's ordering: **{checks['ordering']}** — " + "; ".join(parts) + ".")
+    out.append("- The paper's ordering, BCE ≈ HSC ≈ focal > Deep SAD >> Deep SVDD and the "
+               f"unsupervised baselines: **{checks['ordering']}** — " + "; ".join(parts) + ".")
     missing = [c for c in plan.configs if got[c.key]["status"] != "done"]
     if missing:
         out.append(f"- Missing or failed runs: {len(missing)} (cells with fewer seeds are marked; "
@@ -666,27 +623,25 @@ def report_oe_sizes(plan: Plan, a, got) -> tuple[str, dict]:
                        f"not evaluated.")
             continue
         d = m_x - m_all
-        ok = abs(d) <= ENOUGH_POINTS
+        ok = claims.enough_check(m_x, m_all)
         verdicts.append(ok)
         partial |= n < total or any(k < t for k, t in zip(s["n"], s["total"]))
         checks[s["series"]] = {"at": x, "at_mean": m_x, "all_mean": m_all, "holds": ok,
                                "pairs": n, "pairs_total": total}
         first = next((v for v in sorted(v for v in have if v != "all")
-                      if all(abs(have[w] - have["all"]) <= ENOUGH_POINTS
+                      if all(claims.enough_check(have[w], have["all"])
                              for w in have if w != "all" and w >= v)), None)
         out.append(f"- {s['name']}: AUROC at {x} OE samples {m_x:.1f} vs all {m_all:.1f} "
                    f"({d:+.1f}): **{'holds' if ok else 'does not hold'}**{_provisional(n, total)}"
-                   + (f" ({x} samples do better than all by more than {ENOUGH_POINTS:g} points: "
-                      f"enough, but not within the margin)" if d > ENOUGH_POINTS else "")
-                   + (f"; the curve's means are within {ENOUGH_POINTS:g} points of 'all' from "
-                      f"{first} samples on" if first is not None else "")
+                   + (f"; from {first} samples on, the curve's means are at most "
+                      f"{claims.ENOUGH_POINTS:g} points under 'all'" if first is not None else "")
                    + ".")
     overall = ("holds" if verdicts and all(verdicts) else
                "does not hold" if verdicts else "not evaluated")
     checks["verdict"] = overall
     out.insert(out.index("**Check** (computed from the runs above):") + 2,
-               f"- 'About {ENOUGH_AT} OE samples are enough' (AUROC at {ENOUGH_AT} within "
-               f"{ENOUGH_POINTS:g} points of AUROC with all): **{overall}**"
+               f"- 'About {ENOUGH_AT} OE samples are enough' (AUROC at {ENOUGH_AT} at most "
+               f"{claims.ENOUGH_POINTS:g} points under AUROC with all): **{overall}**"
                + (" (provisional: not every run is stored)" if partial and verdicts else ""))
     return "\n".join(out) + "\n", checks
 
@@ -720,9 +675,13 @@ def report_blur(plan: Plan, a, got) -> tuple[str, dict]:
         partial = n < total or any(k < t for k, t in zip(s["n"], s["total"]))
         checks[s["series"]] = {"first": m0, "last": m1, "falls": falls, "monotone": monotone,
                                "pairs": n, "pairs_total": total, "provisional": partial}
+        destroys = claims.blur_check(m0, m1)
+        checks[s["series"]]["destroys"] = destroys
         out.append(f"- {s['name']}: σ={x0:g} {m0:.1f} → σ={x1:g} {m1:.1f} ({m1 - m0:+.1f}): "
                    f"AUROC **{'falls' if falls else 'does not fall'}** as the OE loses its fine "
-                   f"scales; monotone fall: **{'yes' if monotone else 'no'}**"
+                   f"scales; by at least {claims.DESTROY_POINTS:g} points (the claim 'blurring "
+                   f"destroys the benefit'): **{'holds' if destroys else 'does not hold'}**; "
+                   f"monotone fall: **{'yes' if monotone else 'no'}**"
                    + ("" if monotone else " (rises at " + ", ".join(f"σ={x:g} by {d:.1f}" for x, d in rises) + ")")
                    + _provisional(n, total)
                    + (" (the curve's means mix classes and seeds: not every run is stored)"
@@ -796,8 +755,14 @@ def report_mnist(plan: Plan, a, got) -> tuple[str, dict]:
             gaps = [f"{pool_label(p)}: BCE - HSC {summary[p]['bce'][0] - summary[p]['hsc'][0]:+.1f}"
                     for p in pools if np.isfinite(summary[p]["bce"][0] - summary[p]["hsc"][0])]
             if gaps:
+                nat = summary[p0]["bce"][0] - summary[p0]["hsc"][0]
+                absent = claims.resolution_check({"mnist": nat}) if np.isfinite(nat) else None
                 out += ["Supervised minus unsupervised OE (the paper: no advantage on MNIST with "
-                        "EMNIST): " + "; ".join(gaps) + ".", ""]
+                        "EMNIST): " + "; ".join(gaps) + "."
+                        + (f" 'No advantage on MNIST' (BCE - HSC at most {claims.ABSENT_POINTS:g} "
+                           f"point with the natural-image OE, `deepad.claims`): "
+                           f"**{'holds' if absent else 'does not hold'}**."
+                           if absent is not None else ""), ""]
     out += [EMNIST_NOTE, ""]
     return "\n".join(out) + "\n", checks
 

@@ -136,7 +136,7 @@ def styled_table(table: pd.DataFrame, decimals: int = 1, limit: float = 10.0):
 
 RUN_COLUMNS = ["key", "dataset", "normal_class", "method", "oe", "oe_size", "oe_classes",
                "blur_sigma", "seed", "epochs", "auroc", "auprc", "fpr_at_95_tpr", "train_seconds",
-               "created"]
+               "created", "source"]
 
 
 def runs_frame(rows: list[dict], datasets=None, methods=None, key_contains: str = "",
@@ -146,6 +146,8 @@ def runs_frame(rows: list[dict], datasets=None, methods=None, key_contains: str 
     is in `datasets` and method in `methods` (None or empty: all) and whose key contains
     `key_contains` (case-insensitive). oe_size/oe_classes: empty = all; created: UTC time."""
     df = pd.DataFrame(rows, columns=columns)
+    if "source" in df:
+        df["source"] = df["source"].astype(object).where(df["source"].notna(), "local store")
     if datasets:
         df = df[df["dataset"].isin(datasets)]
     if methods:
@@ -298,3 +300,63 @@ def points_table(series: list[dict], x_name: str):
                           "missing run keys": " ".join(mk)}
                          for s in series for x, m, sd, n, t, k, mk in
                          zip(s["x"], s["mean"], s["std"], s["n"], s["total"], s["keys"], s["missing"])])
+
+
+# ------------------------------------------------------------------ views of stored runs
+
+def stored_views(rows: list[dict], page: str, limit: int = 12) -> list[dict]:
+    """The views a page can show from stored (or opened) runs alone, most runs first.
+
+    page: 'oe-samples' (curves over the OE size: settings with at least two sizes), 'blur' (at
+    least two sigmas at one OE size), 'table' (at least two nominal classes at one OE size and
+    blur; unsupervised runs on the data set at the same budget join the OE methods) or 'explore'
+    (one class and seed: the methods side by side). A view is claims._view's dict plus `runs`
+    and `label` (a one-line description)."""
+    from .bundle import data_label
+    from .claims import OE_TRIO, _view, setting_of
+    rows = [r for r in rows if r.get("auroc") is not None]
+    groups: dict = {}
+    for r in rows:
+        s = setting_of(r)
+        if page == "oe-samples" and r["oe"] != "none":
+            key = s + (r["blur_sigma"],)
+        elif page == "blur" and r["oe"] != "none":
+            key = s + (r["oe_size"],)
+        elif page == "table":
+            key = s + (r["oe_size"], r["blur_sigma"]) if r["oe"] != "none" else None
+        elif page == "explore":
+            key = s + (r["oe_size"], r["blur_sigma"], r["normal_class"], r["seed"])
+        else:
+            key = None
+        if key is not None:
+            groups.setdefault(key, []).append(r)
+    axis = {"oe-samples": "oe_size", "blur": "blur_sigma", "table": "normal_class"}.get(page)
+    out = []
+    for key, g in groups.items():
+        if axis and len({r[axis] for r in g}) < 2:
+            continue
+        if page == "table":
+            extra = [r for r in rows if r["dataset"] == g[0]["dataset"] and r["oe"] == "none"
+                     and r["epochs"] == g[0]["epochs"] and r["method"] not in OE_TRIO]
+            g = g + extra
+        if page == "explore":
+            extra = [r for r in rows if r["oe"] == "none" and r["dataset"] == g[0]["dataset"]
+                     and r["normal_class"] == g[0]["normal_class"] and r["seed"] == g[0]["seed"]
+                     and r["epochs"] == g[0]["epochs"]]
+            g = g + extra
+        v = _view(page, g)
+        oe = "no OE" if v["oe"] == "none" else data_label(v["oe"]) + (
+            f" (JPEG q{v['oe_jpeg']})" if v.get("oe_jpeg") else "")
+        sizes = [x for x in v["oe_sizes"]]
+        v["runs"] = len(g)
+        v["sources"] = sorted({r.get("source", "") for r in g} - {""})
+        v["label"] = (f"{data_label(v['dataset'])}: {', '.join(v['methods'])}; classes "
+                      f"{','.join(map(str, v['classes'])) if len(v['classes']) < 6 else str(len(v['classes']))}"
+                      f"; OE {oe}"
+                      + (f", {len(sizes)} sizes" if page == "oe-samples" else
+                         f", {'all' if sizes[0] is None else sizes[0]} images")
+                      + (f", blur {','.join(f'{b:g}' for b in v['blur_sigmas'])}" if page == "blur" else "")
+                      + f"; {v['epochs']} epochs; seeds {','.join(map(str, v['seeds']))} ({len(g)} runs)")
+        out.append(v)
+    out.sort(key=lambda v: -v["runs"])
+    return out[:limit]

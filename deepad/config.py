@@ -50,6 +50,10 @@ class RunConfig:
     by those low-level traits alone, a shortcut that does not transfer to the test anomalies
     (BENCHMARKS.md, reproduction). Left out of the key when None, so the keys of runs without it
     are those of earlier versions.
+    dataset_id/oe_id: the content identity (data.identity) of a data set given by a path
+    (`folder:`, `tiny-images:`); None for registry data sets, which are identified by name. The
+    key uses the identity in place of the path, so the same data under another path or on
+    another machine give the same key; the path is kept as where the data were found.
     """
 
     dataset: str = "digits"
@@ -68,15 +72,13 @@ class RunConfig:
     lr: float = 1e-3
     weight_decay: float = 5e-7
     precision: str = "auto"
+    dataset_id: str | None = None
+    oe_id: str | None = None
 
     @property
     def key(self) -> str:
         """16 hex digits; equal configs give equal keys in any process, on any machine."""
-        d = self.to_dict()
-        if d["oe_jpeg"] is None:  # added later: absent from the keys of runs that do not use it
-            del d["oe_jpeg"]
-        payload = json.dumps({"v": CODE_VERSION, **d}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return key_of(self.to_dict())
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -94,6 +96,22 @@ class RunConfig:
 
     def replace(self, **changes) -> "RunConfig":
         return replace(self, **changes)
+
+
+def key_of(d: dict) -> str:
+    """The key of a config dict (RunConfig.to_dict): SHA-256 of its fields and CODE_VERSION.
+    Fields added after the first version are left out while they hold their 'absent' value, so
+    older runs keep their keys; a data set with a content identity enters by that identity, never
+    by its path."""
+    d = dict(d)
+    if d.get("oe_jpeg") is None:  # absent from the keys of runs that do not use it
+        d.pop("oe_jpeg", None)
+    for name, ident in (("dataset", "dataset_id"), ("oe", "oe_id")):
+        value = d.pop(ident, None)
+        if value is not None:
+            d[name] = f"{str(d[name]).split(':', 1)[0]}#{value}"
+    payload = json.dumps({"v": CODE_VERSION, **d}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def profile(dataset: str) -> str:
@@ -148,9 +166,14 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
                 oe_size=None, oe_classes=None, blur_sigma=0.0, oe_jpeg=None, method: str = "hsc",
                 seed: int = 1,
                 preset: str = "quick", epochs: int | None = None, precision: str = "auto",
-                notes: list | None = None, **method_params) -> RunConfig:
+                notes: list | None = None, check_data: bool = True, **method_params) -> RunConfig:
     """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
-    naming the problem and the fix. Notes for the user (e.g. 'OE ignored') go to `notes`."""
+    naming the problem and the fix. Notes for the user (e.g. 'OE ignored') go to `notes`.
+
+    check_data=False describes the run without opening its data: nothing is downloaded, and a
+    data set given by a path that is not on this machine is identified by what the run store and
+    the opened result bundles know of it (data.identity.learn). The dashboard builds its grids so,
+    to show stored results wherever the data are; training checks the data (check_data_of)."""
     notes = notes if notes is not None else []
     if preset not in PRESETS:
         raise DeepadError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
@@ -159,11 +182,13 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     if src.name in sources.OE_ONLY or isinstance(src, sources.TinyImagesSource):
         raise DeepadError(f"'{src.name}' is an OE pool, not nominal data; give it as --oe and pick a "
                           f"nominal --dataset (e.g. digits, mnist, cifar10, folder:PATH)")
-    if isinstance(src, sources.FolderSource):
-        src.check_nominal()
-    elif src.origin == "download":
-        src.ensure()  # on disk, or downloaded now; offline: a DataError naming folder and alternatives
+    if check_data:
+        if isinstance(src, sources.FolderSource):
+            src.check_nominal()
+        elif src.origin == "download":
+            src.ensure()  # on disk, or downloaded now; offline: a DataError naming folder and alternatives
     k = _class_index(src, normal_class)
+    dataset_id = sources.identify(src.name)
 
     oe_name = "none" if oe in (None, "", "none") else sources.canonical_name(oe)
     size = None if oe_size in (None, "all") else oe_size
@@ -213,8 +238,11 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     if oe_name == "none" and (sigma or size is not None or n_cls is not None or jpeg is not None):
         raise DeepadError("OE size, OE classes, blur and OE JPEG only apply with --oe; remove them "
                           "or give --oe")
+    oe_id = None
     if oe_name != "none":
         oe_src = sources.get(oe_name)
+        oe_id = sources.identify(oe_name)
+    if oe_name != "none" and check_data:
         if isinstance(oe_src, sources.FolderSource):
             n_files = len(oe_src._files()[0])  # raises for a missing folder or one without images
             if size is not None and size > n_files:
@@ -224,11 +252,11 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
             oe_src.check()
         elif oe_src.origin == "download" and not oe_src.available():
             oe_src.ensure()
-        if n_cls is not None:
-            n_avail = len(oe_src.classes())
-            if n_cls > n_avail:
-                raise DeepadError(f"OE classes {n_cls} is more than the {n_avail} classes of "
-                                  f"{oe_src.name}; use at most {n_avail} or leave --oe-classes out")
+    if oe_name != "none" and n_cls is not None:
+        n_avail = len(oe_src.classes())
+        if n_avail and n_cls > n_avail:
+            raise DeepadError(f"OE classes {n_cls} is more than the {n_avail} classes of "
+                              f"{oe_src.name}; use at most {n_avail} or leave --oe-classes out")
     if epochs is not None:
         try:
             epochs = int(epochs)
@@ -251,4 +279,5 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
                      method_params=tuple(sorted((a, float(b)) for a, b in m.hp.items())),
                      seed=seed, epochs=sched.epochs, milestones=sched.milestones,
                      lr=float(rec.get("lr", 1e-3)), batch_size=int(rec.get("batch_size", 128)),
-                     weight_decay=float(rec.get("weight_decay", 5e-7)), precision=precision)
+                     weight_decay=float(rec.get("weight_decay", 5e-7)), precision=precision,
+                     dataset_id=dataset_id, oe_id=oe_id)

@@ -146,7 +146,7 @@ def load_detector(run: StoredRun, device: str = "auto") -> Detector:
     """The trained detector of a stored run (weights loaded without executing code)."""
     from .data import sources
     cfg = run.config
-    src = sources.get(cfg.dataset)
+    src = sources.locate(cfg.dataset, cfg.dataset_id)
     shape = tuple(src.load("test").images.shape[1:])
     return Detector.restore(cfg.method, shape, run.weights(), preprocessing=src.preprocessing(),
                             device=device, method_params=dict(cfg.method_params))

@@ -43,7 +43,7 @@ def load_run(key: str, store: RunStore | None = None) -> tuple[StoredRun, Detect
 
 def stored_shape(run: StoredRun) -> tuple[int, int, int]:
     """(C, H, W) of the images the run's model was trained on (before any crop)."""
-    return tuple(sources.get(run.config.dataset).load("test").images.shape[1:])
+    return tuple(sources.locate(run.config.dataset, run.config.dataset_id).load("test").images.shape[1:])
 
 
 def image_paths(paths: list[str]) -> list[str]:

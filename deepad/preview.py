@@ -31,7 +31,7 @@ def oe_images(cfg: RunConfig, k: int = 16, blur_sigma: float | None = None) -> n
     converted to the nominal shape, re-encoded as JPEG when the run says so, and blurred with the
     run's sigma (or `blur_sigma`).
     uint8 (k, C, H, W); empty when the run uses no OE."""
-    src = sources.get(cfg.dataset)
+    src = sources.locate(cfg.dataset, cfg.dataset_id)
     shape = tuple(src.load("test").images.shape[1:])
     if cfg.oe == "none":
         return np.zeros((0, *shape), np.uint8)

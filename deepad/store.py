@@ -6,10 +6,14 @@ Layout under the cache root (DEEPAD_CACHE, default `cache/`):
     runs/<key>/metrics.json     AUROC, AUPRC, FPR at 95% TPR, timings, device, versions
     runs/<key>/scores.npz       per-sample test scores (float64), labels (1 = anomaly), indices, classes
     runs/<key>/history.json     mean training loss per epoch
-    runs/<key>/weights.safetensors  model weights (loading never executes code)
+    runs/<key>/weights.safetensors  model weights (loading never executes code); absent for a run
+                                imported from a result bundle made without weights
+    runs/<key>/extremes.npz     optional: the test images the dashboard shows (false alarms,
+                                misses), kept for runs imported where their data may be absent
     runs/<key>/manifest.json    SHA-256 of each file above; written last
     index.sqlite                one row per run, a column per config field: the queryable index
     locks/<key>.lock            one trainer per key across processes
+    aliases/<old key>           the key a run was re-keyed to (one line)
 
 A run is written into a temporary folder and renamed into place, so a reader sees all of it or
 none of it. Every read checks the manifest's checksums and that the weights file is laid out as
@@ -17,6 +21,12 @@ safetensors; a damaged run is moved to `damaged/` and reported as missing (so it
 never served. The index is derived data: it is rebuilt from the run folders when it is missing or
 unreadable, and picks up any run folder it lacks (a writer killed before indexing its run). Runs
 written under another CODE_VERSION stay on disk untouched but are neither served nor re-indexed.
+
+Runs on data sets given by a path used to be keyed by that path. A store opened by this version
+re-keys them by the data's content (data.identity) where the data are on this machine: the run is
+copied to its new key with the identity in its config, the old key becomes an alias (`get(old)`
+still answers) and the old folder is removed only after the copy is in place. Runs whose data are
+not here keep their old key until they are (nothing is lost either way).
 """
 
 from __future__ import annotations
@@ -38,12 +48,15 @@ from filelock import FileLock, Timeout
 from .config import CODE_VERSION, RunConfig
 from .errors import DeepadError
 
-FILES = ("config.json", "metrics.json", "scores.npz", "history.json", "weights.safetensors")
+REQUIRED = ("config.json", "metrics.json", "scores.npz", "history.json")
+OPTIONAL = ("weights.safetensors", "extremes.npz")
+FILES = REQUIRED + ("weights.safetensors",)  # what a run trained here holds
 _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEXT"),
                    ("oe_size", "INTEGER"), ("oe_classes", "INTEGER"), ("blur_sigma", "REAL"),
                    ("method", "TEXT"), ("seed", "INTEGER"), ("epochs", "INTEGER"),
                    ("batch_size", "INTEGER"), ("lr", "REAL"), ("weight_decay", "REAL"),
-                   ("precision", "TEXT")]
+                   ("precision", "TEXT"), ("oe_jpeg", "INTEGER"), ("dataset_id", "TEXT"),
+                   ("oe_id", "TEXT")]
 _METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"),
                    ("train_seconds", "REAL")]
 
@@ -113,8 +126,25 @@ class StoredRun:
     def test_classes(self) -> np.ndarray:
         return self._load_scores()["classes"]
 
+    @property
+    def has_weights(self) -> bool:
+        return (self.path / "weights.safetensors").exists()
+
+    def extremes(self) -> dict | None:
+        """{'indices', 'images'} of the test images kept with an imported run, or None."""
+        p = self.path / "extremes.npz"
+        if not p.exists():
+            return None
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
     def weights(self) -> dict:
         """The model's state dict, read with safetensors (no code is ever executed)."""
+        if not self.has_weights:
+            raise DeepadError(f"run {self.key} came without its model (imported from a result "
+                              f"bundle made without --weights): its metrics and scores are here, "
+                              f"but nothing can be scored with it; import a bundle made with "
+                              f"--weights, or delete the run and train it here")
         from safetensors.torch import load_file
         try:
             return load_file(str(self.path / "weights.safetensors"))
@@ -123,9 +153,12 @@ class StoredRun:
                               f"delete the run (its folder {self.path}) and ask for it again") from None
 
 
+_MIGRATED: set = set()  # store roots whose runs were checked for re-keying in this process
+
+
 class RunStore:
     def __init__(self, root: str | os.PathLike | None = None):
-        from .data.sources import cache_root
+        from .paths import cache_root
         self.root = Path(root) if root is not None else cache_root()
         self.runs = self.root / "runs"
         self.db_path = self.root / "index.sqlite"
@@ -179,7 +212,16 @@ class RunStore:
         cols = ", ".join(f"{n} {t}" for n, t in _CONFIG_COLUMNS + _METRIC_COLUMNS)
         con.execute(f"CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, status TEXT NOT NULL, "
                     f"code_version INTEGER, created REAL, error TEXT, config TEXT, {cols})")
+        have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        added = [(n, t) for n, t in _CONFIG_COLUMNS + _METRIC_COLUMNS if n not in have]
+        for n, t in added:  # an index written by an earlier version: add the columns, refill
+            con.execute(f"ALTER TABLE runs ADD COLUMN {n} {t}")
+        if added:
+            self._index_folders(con)
         self._index_missing(con)
+        if str(self.root.resolve()) not in _MIGRATED:
+            _MIGRATED.add(str(self.root.resolve()))
+            self._migrate_identities(con)
 
     def _index_missing(self, con):
         """Index the run folders that the index lacks: all of them when the index was lost, or one
@@ -241,12 +283,18 @@ class RunStore:
             manifest = json.loads((d / "manifest.json").read_text())
             if manifest["code_version"] != CODE_VERSION:
                 return None  # written by another code version: kept on disk, never served
+            listed = manifest["sha256"]
+            if not set(REQUIRED) <= set(listed) or not set(listed) <= set(REQUIRED + OPTIONAL):
+                raise ValueError(f"the manifest lists {sorted(listed)}")
             if verify:
-                for name in FILES:
-                    if _sha256(d / name) != manifest["sha256"][name]:
+                present = {p.name for p in d.iterdir()} - {"manifest.json"}
+                if present != set(listed):  # e.g. a file put beside the run's own
+                    raise ValueError(f"files {sorted(present ^ set(listed))} do not match the manifest")
+                for name in listed:
+                    if _sha256(d / name) != listed[name]:
                         raise ValueError(f"checksum mismatch in {name}")
-                if not _is_safetensors(d / "weights.safetensors"):  # e.g. a pickle put there
-                    raise ValueError("weights.safetensors is not a safetensors file")
+                if "weights.safetensors" in listed and not _is_safetensors(d / "weights.safetensors"):
+                    raise ValueError("weights.safetensors is not a safetensors file")  # e.g. a pickle
             cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
             if cfg.key != key:
                 raise ValueError("config does not match its key")
@@ -287,11 +335,41 @@ class RunStore:
         if not (self.runs / key / "manifest.json").exists():
             if (self.runs / key).exists() and repair:
                 self._quarantine(key, "no manifest (incomplete write)")
-            return None
+            new = self.alias(key)
+            if new is None and self._ensure_migrated():
+                new = self.alias(key)
+            return self._read(new, repair=repair) if new else None
         return self._read(key, repair=repair)
 
+    def _ensure_migrated(self) -> bool:
+        """Open the index once in this process (which re-keys runs written before content
+        identities, see the module docstring). True when that happened now."""
+        if str(self.root.resolve()) in _MIGRATED or not self.runs.is_dir():
+            return False
+        try:
+            with self._db():
+                pass
+        except DeepadError:
+            return False
+        return True
+
+    def alias(self, key: str) -> str | None:
+        """The key a re-keyed run is stored under now, when `key` is one of its old keys."""
+        try:
+            new = (self.root / "aliases" / key).read_text().strip()
+        except (OSError, ValueError):
+            return None
+        if len(new) == 16 and all(c in "0123456789abcdef" for c in new) \
+                and (self.runs / new / "manifest.json").exists():
+            return new
+        return None
+
     def __contains__(self, key: str) -> bool:
-        return (self.runs / key / "manifest.json").exists()
+        if (self.runs / key / "manifest.json").exists():
+            return True
+        if self.alias(key) is None and self._ensure_migrated():
+            return self.alias(key) is not None
+        return self.alias(key) is not None
 
     def query(self, status: str | None = "done", **filters) -> list[dict]:
         """Index rows (dicts) whose columns equal the given values, e.g. query(method='hsc')."""
@@ -334,10 +412,11 @@ class RunStore:
             lock.release()
 
     def put(self, cfg: RunConfig, *, metrics: dict, history: list, scores: dict,
-            weights: dict) -> StoredRun:
+            weights=None, extras: dict | None = None) -> StoredRun:
         """Write a finished run atomically and index it. `scores` holds the arrays `scores`,
-        `labels`, `indices`, `classes`; `weights` a state dict of tensors."""
-        from safetensors.torch import save_file
+        `labels`, `indices`, `classes`; `weights` a state dict of tensors, the bytes of a
+        safetensors file, or None (a run imported without its model); `extras` {name in
+        OPTIONAL: bytes} (e.g. extremes.npz)."""
         self._ensure_dirs()
         key = cfg.key
         tmp = self.root / "tmp" / f"{key}-{uuid.uuid4().hex}"
@@ -347,9 +426,18 @@ class RunStore:
             _fsync_write(tmp / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True).encode())
             _fsync_write(tmp / "history.json", json.dumps(history).encode())
             np.savez(tmp / "scores.npz", **scores)
-            save_file(weights, str(tmp / "weights.safetensors"))
+            if isinstance(weights, (bytes, bytearray)):
+                _fsync_write(tmp / "weights.safetensors", bytes(weights))
+            elif weights is not None:
+                from safetensors.torch import save_file
+                save_file(weights, str(tmp / "weights.safetensors"))
+            for name, data in (extras or {}).items():
+                if name not in OPTIONAL or name == "weights.safetensors":
+                    raise ValueError(f"unknown run file {name}")
+                _fsync_write(tmp / name, data)
+            names = [n for n in REQUIRED + OPTIONAL if (tmp / n).exists()]
             manifest = {"key": key, "code_version": CODE_VERSION,
-                        "sha256": {n: _sha256(tmp / n) for n in FILES}}
+                        "sha256": {n: _sha256(tmp / n) for n in names}}
             _fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
             final = self.runs / key
             if final.exists():  # a damaged or concurrent leftover: set it aside, never merge
@@ -369,6 +457,75 @@ class RunStore:
         except (sqlite3.Error, DeepadError):
             pass  # the run is stored and verified; the index picks it up when it can (_index_missing)
         return self.get(key)
+
+    # ------------------------------------------------------------------ re-keying by content
+    def _migrate_identities(self, con) -> None:
+        """Re-key the runs whose data set is given by a path but whose config has no content
+        identity (written before identities existed), where the data are on this machine."""
+        rows = con.execute(
+            "SELECT key FROM runs WHERE status = 'done' AND ((dataset LIKE 'folder:%' AND "
+            "dataset_id IS NULL) OR ((oe LIKE 'folder:%' OR oe LIKE 'tiny-images:%') AND "
+            "oe_id IS NULL))").fetchall()
+        for (key,) in rows:
+            try:
+                self._rekey(con, key)
+            except (DeepadError, OSError, ValueError):
+                continue  # the data are not here (yet), or the run is unreadable: keep it as it is
+
+    def _rekey(self, con, key: str) -> str | None:
+        run = self._read(key, repair=False)
+        if run is None:
+            return None
+        c = run.config
+        ids = {}
+        for field_name, id_name in (("dataset", "dataset_id"), ("oe", "oe_id")):
+            name = getattr(c, field_name)
+            if getattr(c, id_name) is None and name.startswith(("folder:", "tiny-images:")):
+                path = name.split(":", 1)[1].partition(",exclude=")[0]
+                if not os.path.exists(path):
+                    return None  # not on this machine: keep the old key
+                from .data import sources
+                ids[id_name] = sources.identify(name)
+        if not ids:
+            return None
+        new_cfg = c.replace(**ids)
+        new = new_cfg.key
+        (self.root / "aliases").mkdir(parents=True, exist_ok=True)
+        try:
+            lock = self.lock(new, timeout=0)
+            lock.__enter__()
+        except (Timeout, RuntimeError):  # being trained or re-keyed right now: next time
+            return None
+        try:
+            superseded = (self.runs / new / "manifest.json").exists()  # trained again meanwhile
+            if not superseded:
+                tmp = self.root / "tmp" / f"{new}-{uuid.uuid4().hex}"
+                shutil.copytree(run.path, tmp)
+                _fsync_write(tmp / "config.json",
+                             json.dumps(new_cfg.to_dict(), indent=1, sort_keys=True).encode())
+                manifest = json.loads((tmp / "manifest.json").read_text())
+                manifest["key"] = new
+                manifest["sha256"]["config.json"] = _sha256(tmp / "config.json")
+                manifest["rekeyed_from"] = key
+                _fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
+                if (self.runs / new).exists():
+                    self._quarantine(new, "replaced by a re-keyed run")
+                os.replace(tmp, self.runs / new)
+            _fsync_write(self.root / "aliases" / key, (new + "\n").encode())
+            if superseded:  # keep the old copy: its numbers may differ from the new run's
+                (self.root / "superseded").mkdir(exist_ok=True)
+                run.path.replace(self.root / "superseded" / f"{key}-{uuid.uuid4().hex[:8]}")
+            else:
+                moved = self.root / "tmp" / f"rekeyed-{key}-{uuid.uuid4().hex[:8]}"
+                run.path.replace(moved)
+                shutil.rmtree(moved, ignore_errors=True)
+        finally:
+            lock.__exit__(None, None, None)
+        con.execute("DELETE FROM runs WHERE key = ?", (key,))
+        stored = self._read(new, verify=False, repair=False)
+        if stored is not None:
+            self._upsert(con, stored.config, "done", stored.metrics)
+        return new
 
     def record_failure(self, cfg: RunConfig, error: str) -> None:
         """Note a failed run in the index (no artifacts; asking again retries it)."""

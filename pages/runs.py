@@ -28,7 +28,7 @@ def _picked(table_key: str, visible: list[str]) -> None:
 def _delete(keys: list[str]) -> None:
     with ui.shown_errors("delete"):
         for k in keys:
-            ui.store().delete(k)
+            ui.store().delete(k)  # runs from bundles are not offered for deletion
         ui._run_data.clear()  # (keyed by run versions: only to free the memory at once)
         ui._detector.clear()
         st.session_state["runs_selected"] = [k for k in st.session_state["runs_selected"] if k not in keys]
@@ -38,13 +38,28 @@ def _delete(keys: list[str]) -> None:
 
 
 st.title("Runs: everything trained so far")
-st.markdown("Every run in the cache, from this dashboard and from the command line. Select runs "
-            "(tick rows in the table or pick them below) to **open** one, **compare** two, "
-            "**export** or **delete** them.")
+st.markdown("Every run in the local run store (from this dashboard and from the command line) and "
+            "in the opened result bundles (the **source** column). Select runs (tick rows in the "
+            "table or pick them below) to **open** one, **compare** two, **export** them"
+            + ("" if ui.viewer() else " or **delete** them") + ".")
+
+with st.expander("Open results (a result bundle)", expanded=False):
+    st.caption("A .zip made with `python -m deepad bundle export` (or the **Result bundle** "
+               "button below): its runs appear on every page of this session, read-only, beside "
+               "the local ones. Nothing is written to the local store; `python -m deepad bundle "
+               "import FILE` does that.")
+    up = st.file_uploader("Result bundle", type=["zip"], key="runs_bundle_upload")
+    if up is not None and st.session_state.get("_runs_opened") != (up.name, up.size):
+        with ui.shown_errors("result bundle"):
+            st.session_state["_runs_opened"] = (up.name, up.size)
+            st.success(ui.stored.open_upload(up.name, up.getvalue()))
+    for err in ui.stored.bundle_errors():
+        st.warning(f"not opened: {err}")
 
 rows, failed = [], []
+res = ui.results()
 with ui.shown_errors("run index"):
-    rows, failed = ui.store().query(status="done"), ui.store().query(status="failed")
+    rows, failed = res.rows(), ui.store().query(status="failed")
 everything = analysis.runs_frame(rows)
 keys = list(everything["key"])
 ui.url_state(DEFAULTS, options={"runs_selected": keys})
@@ -63,7 +78,8 @@ ui.write_url(list(DEFAULTS))
 
 s = st.session_state
 if not rows:
-    st.info("No runs yet: train some on the other pages or with `python -m deepad run ...`.")
+    st.info("No runs yet: train some on the other pages or with `python -m deepad run ...`, or "
+            "open a result bundle above.")
 else:
     shown = analysis.runs_frame(rows, s["runs_datasets"], s["runs_methods"], s["runs_text"])
     table_key = f"runs_table_{s.get('runs_version', 0)}"
@@ -78,6 +94,7 @@ else:
                                 "oe_size": NUM(help="empty: all images of the OE set"),
                                 "oe_classes": NUM(help="empty: all classes of the OE set")})
     label = {r["key"]: f"{r['key']} · {r['method']} · {r['dataset']} class {r['normal_class']}"
+                       + ("" if r["source"] == "local store" else f" · {r['source']}")
              for r in rows}
     st.multiselect("Selected runs", keys, key="runs_selected", format_func=label.get)
 
@@ -97,6 +114,9 @@ if len(runs) == 1:
     c[1].metric("AUPRC", f"{m['auprc']:.4f}", help=ui.GLOSSARY["AUPRC"])
     c[2].metric("FPR at 95% TPR", f"{m['fpr_at_95_tpr']:.4f}", help=ui.GLOSSARY["FPR at 95% TPR"])
     c[3].metric("training time", f"{m['train_seconds']:.1f} s")
+    st.caption(f"From {'the local run store' if r['source'] == 'local store' else r['source']}"
+               + ("" if r["has_weights"] else "; without its model (a bundle made without "
+                  "--weights): metrics and scores only") + ".")
     left, right = st.columns(2)
     left.plotly_chart(plots.roc_figure([{"name": r["config"]["method"], "labels": r["labels"],
                                          "scores": r["scores"]}]), width="stretch")
@@ -105,7 +125,8 @@ if len(runs) == 1:
     left.json(r["config"])
     right.markdown("**Metrics**")
     right.json(m, expanded=False)
-    ui.use_model(key)
+    if r["has_weights"]:
+        ui.use_model(key)
 elif len(runs) == 2:
     (ka, a), (kb, b) = runs.items()
     st.subheader(f"Compare {ka} and {kb}")
@@ -119,18 +140,38 @@ elif len(runs) == 2:
 elif len(runs) > 2:
     st.info("Select one run to open it or two to compare them; export and delete work on all.")
 
+def _bundle_bytes(keys: list[str]) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    from deepad.bundle import export
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "runs.zip"
+        export(out, [res.get(k) for k in keys], scores="float64")
+        return out.read_bytes()
+
+
 if runs:
-    st.subheader(f"Export or delete the {len(runs)} selected run(s)")
-    d1, d2 = st.columns(2)
+    st.subheader(f"Export {'' if ui.viewer() else 'or delete '}the {len(runs)} selected run(s)")
+    d1, d2, d3 = st.columns(3)
+    d3.download_button("Result bundle (.zip)", lambda: _bundle_bytes(list(runs)),
+                       file_name="deepad-results.zip", mime="application/zip",
+                       help="configs, metrics, histories, per-sample scores and the images shown; "
+                            "open it on another machine (Runs → Open results, or DEEPAD_RESULTS)")
     d1.download_button("Per-sample scores (CSV)", analysis.scores_frame(runs).to_csv(index=False),
                        file_name="deepad-scores.csv", mime="text/csv")
     d2.download_button("Config and metrics (JSON)",
                        json.dumps({k: {"config": r["config"], "metrics": r["metrics"]}
                                    for k, r in runs.items()}, indent=1, default=str),
                        file_name="deepad-runs.json", mime="application/json")
-    confirm = st.checkbox(f"Yes, delete {len(runs)} run(s) for good (they retrain when asked for "
-                          f"again)", key="runs_confirm")
-    st.button("Delete", disabled=not confirm, on_click=_delete, args=(list(runs),))
+    local = [k for k, r in runs.items() if r["source"] == "local store"]
+    if local and not ui.viewer():
+        confirm = st.checkbox(f"Yes, delete {len(local)} run(s) of the local store for good (they "
+                              f"retrain when asked for again)", key="runs_confirm")
+        st.button("Delete", disabled=not confirm, on_click=_delete, args=(local,))
+    if len(local) < len(runs):
+        st.caption(f"{len(runs) - len(local)} selected run(s) come from result bundles: they are "
+                   f"read-only here.")
 
 if failed:
     st.subheader(f"Failed runs ({len(failed)})")

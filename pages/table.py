@@ -9,23 +9,27 @@ from ui import common as ui
 SEEDS = list(range(10))
 DEFAULTS = {"tab_dataset": "digits", "tab_methods": ["hsc", "bce", "deep-sad", "focal"],
             "tab_oe": "photos", "tab_oe_size": "all", "tab_seeds": [1], "tab_budget": "quick",
-            "tab_epochs": 10, "tab_oe_jpeg": True}
-ui.url_state(DEFAULTS, options={"tab_dataset": ui.dataset_choices(), "tab_methods": ui.method_choices(),
-                                "tab_oe": ui.oe_choices(), "tab_oe_size": ui.OE_SIZES,
-                                "tab_seeds": SEEDS, "tab_budget": ui.BUDGETS})
+            "tab_epochs": 10, "tab_oe_jpeg": True, "tab_params": ""}
+res = ui.results()
+stored_rows = res.rows()
+ui.url_state({**DEFAULTS, **(ui.stored.default_view("table", "tab", stored_rows) or {})},
+             options={"tab_dataset": ui.dataset_choices(stored_rows),
+                      "tab_methods": ui.method_choices(), "tab_oe": ui.oe_choices(stored_rows),
+                      "tab_oe_size": ui.OE_SIZES, "tab_seeds": SEEDS, "tab_budget": ui.BUDGETS})
 
 st.title("One-vs-rest table: every class as the nominal class")
 st.markdown("Each row makes one class **nominal** (normal) and all other classes anomalies; each "
             "cell is the **AUROC in %** of one method, averaged over the seeds. The last row is the "
             "mean over classes, the paper's headline number.")
+ui.stored.views_panel("table", "tab", stored_rows, "a one-vs-rest table")
 
 with st.sidebar:
     st.header("Table")
-    st.selectbox("Data set (nominal data)", ui.dataset_choices(), key="tab_dataset",
+    st.selectbox("Data set (nominal data)", ui.dataset_choices(stored_rows), key="tab_dataset",
                  format_func=ui.dataset_label)
     st.multiselect("Methods", ui.method_choices(), key="tab_methods", format_func=ui.method_label)
-    st.selectbox("OE data set", ui.oe_choices(), key="tab_oe", format_func=ui.dataset_label,
-                 help=ui.GLOSSARY["OE"])
+    st.selectbox("OE data set", ui.oe_choices(stored_rows), key="tab_oe",
+                 format_func=ui.dataset_label, help=ui.GLOSSARY["OE"])
     st.select_slider("Number of OE images", ui.OE_SIZES, key="tab_oe_size")
     oe_jpeg = ui.oe_codec(st.session_state["tab_dataset"], st.session_state["tab_oe"], "tab_oe_jpeg")
     st.multiselect("Seeds", SEEDS, key="tab_seeds", help="each cell is the mean over these seeds")
@@ -36,10 +40,6 @@ s = st.session_state
 if not s["tab_methods"] or not s["tab_seeds"]:
     st.info("Choose at least one method and one seed in the sidebar.")
     st.stop()
-for name in (s["tab_dataset"], s["tab_oe"]):
-    if ui.needs_download(name):
-        ui.offer_download(name)
-        st.stop()
 
 classes, configs, ok = [], [], False
 with ui.shown_errors("settings"):
@@ -52,7 +52,7 @@ with ui.shown_errors("settings"):
                     dataset=s["tab_dataset"], normal_class=k, oe=s["tab_oe"] if uses_oe else "none",
                     oe_size=s["tab_oe_size"] if uses_oe else None, method=m, seed=int(seed),
                     oe_jpeg=oe_jpeg if uses_oe else None,
-                    **ui.budget_args("tab")))
+                    **ui.config_args("tab", m)))
     ok = True
 if not ok:
     st.stop()
@@ -61,15 +61,24 @@ labels = [f"class {classes[c.normal_class]} · {c.method} · seed {c.seed}" for 
 status = st.container()
 runs = ui.get_runs(configs, train=False, labels=labels)
 missing = [(c, lab) for c, lab in zip(configs, labels) if c.key not in runs]
-if missing and status.button("Compute missing cells", type="primary",
-                             help="train the missing runs one after another; each is stored as "
-                                  "soon as it is done, so stopping loses nothing"):
+blocked = ui.stored.data_missing([c for c, _ in missing][:50]) if missing else None
+if missing and not ui.viewer() and blocked is None and status.button(
+        "Compute missing cells", type="primary",
+        help="train the missing runs one after another; each is stored as soon as it is done, so "
+             "stopping loses nothing"):
     runs.update(ui.get_runs([c for c, _ in missing], train=True, labels=[lab for _, lab in missing]))
     missing = [(c, lab) for c, lab in missing if c.key not in runs]
-ui.background_controls([c for c, _ in missing], key="tab_background")
+if blocked is None:
+    ui.background_controls([c for c, _ in missing], key="tab_background")
 if missing:
+    why = (" This dashboard only shows results (viewer mode)." if ui.viewer() else
+           f" Their data are {blocked}." if blocked else "")
     status.info(f"{len(missing)} of {len(configs)} cells missing (class × method × seed); empty "
-                f"cells have no run yet, and the mean row averages the classes that have one.")
+                f"cells have no run yet, and the mean row averages the classes that have one.{why}")
+    if blocked and not ui.viewer():
+        for name in (s["tab_dataset"], s["tab_oe"]):
+            if ui.needs_download(name):
+                ui.offer_download(name)
 
 table = analysis.one_vs_rest_table(
     [{"method": r["config"]["method"], "normal_class": r["config"]["normal_class"],
@@ -78,7 +87,8 @@ shown = (analysis.paper_comparison(table, with_oe=s["tab_oe"] != "none")
          if s["tab_dataset"] == "cifar10" else table)
 st.dataframe(analysis.styled_table(shown), hide_index=True, width="stretch",
              height=min(38 * (len(shown) + 1) + 3, 800))
-st.caption(ui.GLOSSARY["AUROC"].capitalize() + "; here in %.")
+st.caption(ui.GLOSSARY["AUROC"].capitalize() + "; here in %. Runs from "
+           + (ui.stored.source_note(list(runs), res) or "nowhere yet") + ".")
 if s["tab_dataset"] == "cifar10":
     st.caption("'paper': the published numbers (Ruff et al., 2020), which used **80 Million Tiny "
                "Images** as OE and **200 epochs**; 'ours − paper' is red where we are below and "

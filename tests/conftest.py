@@ -20,6 +20,8 @@ def _isolated_env(tmp_path, monkeypatch, _decoded_cache):
     monkeypatch.setenv("DEEPAD_DATASET_CACHE", str(_decoded_cache))
     monkeypatch.setenv("DEEPAD_OFFLINE", "1")
     monkeypatch.setenv("DEEPAD_DATA", str(SHARED_DATA))
+    monkeypatch.setenv("DEEPAD_RESULTS", "none")  # the shipped results/ only where a test opens them
+    monkeypatch.delenv("DEEPAD_VIEWER", raising=False)
 
 
 @pytest.fixture
@@ -27,3 +29,31 @@ def shared_data():
     if not (SHARED_DATA / "MNIST" / "raw").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set DEEPAD_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _forget_learned_identities():
+    """What a test taught the process about data identities (data.identity.learn) stays in it."""
+    from deepad.data import identity
+    saved = dict(identity._LEARNED)
+    yield
+    identity._LEARNED.clear()
+    identity._LEARNED.update(saved)
+
+
+@pytest.fixture
+def photo_folder(shared_data):
+    """A function that copies a small OE folder of real Tiny-ImageNet photos to `dest`
+    (`dest/<wnid>/*.JPEG`, the first `n_classes` classes, `per_class` images each)."""
+    src = shared_data / "tiny-imagenet-200-val" / "images"
+    if not src.is_dir():
+        pytest.skip("Tiny-ImageNet validation images not found")
+
+    def make(dest, n_classes=3, per_class=6):
+        import shutil
+        for d in sorted(p for p in src.iterdir() if p.is_dir())[:n_classes]:
+            (dest / d.name).mkdir(parents=True)
+            for f in sorted(d.iterdir())[:per_class]:
+                shutil.copy(f, dest / d.name / f.name)
+        return dest
+    return make

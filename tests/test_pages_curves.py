@@ -58,7 +58,9 @@ def test_page_computes_missing_points_and_plots_them(page, prefix, by, choice, x
         assert {r["oe_size"] for r in rows} == {4, None}
         text = " ".join(m.value for m in at.markdown)
         assert "about 32 OE samples are enough on CIFAR-10" in text
-        assert re.search(r"HSC: [01]\.\d{3} at 4 vs [01]\.\d{3} with all; BCE: [01]\.\d{3} at 4", text)
+        assert re.search(r"HSC \d+\.\d with 4 vs \d+\.\d with all \([-+]\d+\.\d, 1 class-seed "
+                         r"pairs\); BCE \d+\.\d with 4", text)
+        assert re.search(r"within 3 points of all: \*\*(holds|does not hold)\*\*", text)
     else:
         assert {r["blur_sigma"] for r in rows} == {0.0, 8.0} and {r["oe_size"] for r in rows} == {128}
         assert [i.proto.imgs[0].caption for i in at.get("image")] == ["sigma = 0", "sigma = 8"]

@@ -13,6 +13,8 @@ from deepad import methods
 from deepad.data import sources
 from deepad.errors import DeepadError
 from deepad.store import RunStore
+from ui import stored
+from ui.stored import results, viewer  # noqa: F401 - the pages' entry points
 
 OE_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, "all"]
 BLUR_SIGMAS = [0, 1, 2, 4, 8, 16, 32]
@@ -115,35 +117,50 @@ def shown_errors(what: str = ""):
 
 # ------------------------------------------------------------------ cached loads
 
-def run_version(key: str) -> str | None:
-    """Identifies what is stored under a run key now: the store's folder, the key and the run
-    folder's inode and mtime. The caches below are keyed by it, so a run that is deleted and
-    trained again (another session, the CLI), or another store, is never served from a stale
-    cache entry. None when the run is not stored."""
+def run_version(key: str, res=None) -> str | None:
+    """Identifies what is stored under a run key now: for the local store, the store's folder,
+    the key and the run folder's inode and mtime; for a run from a bundle, the bundle's path and
+    mtime. The caches below are keyed by it, so a run that is deleted and trained again (another
+    session, the CLI), or another store, is never served from a stale cache entry. None when no
+    store or opened bundle has the run."""
     s = store()
     try:
         info = (s.runs / key).stat()
+        return f"{s.root}|{key}|{info.st_ino}|{info.st_mtime_ns}"
     except OSError:
+        pass
+    new = s.alias(key)
+    if new is not None:
+        return run_version(new, res)
+    res = res if res is not None else results()
+    for b in res.bundles:
+        if key in b.runs:
+            try:
+                return f"bundle|{b.path}|{b.path.stat().st_mtime_ns}|{key}"
+            except OSError:
+                return None
+    return None
+
+
+def run_data(key: str, res=None) -> dict | None:
+    """A stored or opened run's config, metrics, scores and labels (copied per caller), with its
+    `source` and whether its model is here (`has_weights`), or None."""
+    res = res if res is not None else results()
+    version = run_version(key, res)
+    if version is None:
         return None
-    return f"{s.root}|{key}|{info.st_ino}|{info.st_mtime_ns}"
+    return _run_data(key, version, res)
 
 
-def run_data(key: str) -> dict | None:
-    """A stored run's config, metrics, scores and labels (copied per caller), or None."""
-    version = run_version(key)
-    if version is None or key not in store():
-        return None
-    return _run_data(key, version)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def _run_data(key: str, version: str) -> dict | None:
-    run = store().get(key)
+@st.cache_data(max_entries=512, show_spinner=False)
+def _run_data(key: str, version: str, _res) -> dict | None:
+    run = _res.get(key)
     if run is None:  # damaged and set aside: raise so that the miss is not cached
         raise DeepadError(f"run {key} was damaged and has been set aside; train it again")
     return {"key": key, "config": run.config.to_dict(), "metrics": run.metrics,
             "history": run.history, "scores": run.scores, "labels": run.labels,
-            "classes": run.test_classes}
+            "classes": run.test_classes, "source": _res.source(key),
+            "has_weights": run.has_weights}
 
 
 def detector(key: str):
@@ -153,9 +170,12 @@ def detector(key: str):
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _detector(key: str, version: str | None):
-    run = store().get(key) if version is not None else None
+    run = results().get(key) if version is not None else None
     if run is None:
         raise DeepadError(f"run {key} is not in the store any more; train it again")
+    if not run.has_weights:
+        raise DeepadError("this run came without its model (a result bundle made without "
+                          "--weights), so nothing can be scored with it here")
     return deepad.load_detector(run, device="cpu")
 
 
@@ -164,10 +184,20 @@ def test_images(dataset: str) -> np.ndarray:
     return sources.get(dataset).load("test").images.numpy()
 
 
-def dataset_choices() -> list[str]:
-    """Nominal data sets, the bundled one first (a value from a stale URL falls back to it)."""
+def data_here(name: str) -> bool:
+    """Whether a data set's images are on this machine (or generated / bundled)."""
+    try:
+        return sources.get(name).available()
+    except DeepadError:
+        return False
+
+
+def dataset_choices(rows: list | None = None) -> list[str]:
+    """Nominal data sets, the bundled one first (a value from a stale URL falls back to it), then
+    the image folders that stored or opened runs used."""
     names = [n for n in sources.REGISTRY if n not in sources.OE_ONLY]
-    return sorted(names, key=lambda n: sources.REGISTRY[n].origin != "bundled")
+    return (sorted(names, key=lambda n: sources.REGISTRY[n].origin != "bundled")
+            + stored.known_datasets(rows or []))
 
 
 def needs_download(name: str) -> bool:
@@ -208,8 +238,10 @@ def download_progress(bar, title: str):
     return update
 
 
-def oe_choices() -> list[str]:
-    return list(sources.REGISTRY)
+def oe_choices(rows: list | None = None) -> list[str]:
+    """OE pools: the registry's, then the image folders and Tiny Images files that stored or
+    opened runs used (one per content)."""
+    return list(sources.REGISTRY) + stored.known_pools(rows or [])
 
 
 def oe_codec(ds: str | None, oe: str | None, key: str) -> int | None:
@@ -230,8 +262,10 @@ def oe_codec(ds: str | None, oe: str | None, key: str) -> int | None:
 
 
 def dataset_label(name: str) -> str:
-    if name.startswith("folder:"):
-        return f"image folder {name[7:]}"
+    if name.startswith(("folder:", "tiny-images:")):
+        from deepad.bundle import data_label
+        here = data_here(name)
+        return f"{data_label(name)}{'' if here else ' · not on this machine'}"
     src = sources.REGISTRY.get(name)
     if src is None:
         return name
@@ -296,17 +330,19 @@ def get_runs(configs: list, *, train: bool, labels: list[str] | None = None) -> 
     is finished) when `train`; failures are shown with st.error and skipped."""
     out = {}
     labels = labels or [c.method for c in configs]
+    res = results()
+    train = train and not viewer()
     for cfg, label in zip(configs, labels):
         data = None
         with shown_errors(label):
-            data = run_data(cfg.key)
+            data = run_data(cfg.key, res)
         if data is None and train:
             with shown_errors(f"{label} could not be trained"):
-                res = deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)],
+                got = deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)],
                                           device=device_choice())
-                if not res.cached:  # another session may have trained it while this one waited
+                if not got.cached:  # another session may have trained it while this one waited
                     st.session_state.setdefault("_trained_here", set()).add(cfg.key)
-                data = run_data(cfg.key)
+                data = run_data(cfg.key, res)
         if data is not None:
             data["trained_here"] = cfg.key in st.session_state.get("_trained_here", ())
             out[cfg.key] = data
@@ -323,6 +359,8 @@ def background_controls(missing: list, *, key: str) -> None:
     """A button that trains the missing configs in a background sweep (it keeps running when the
     user leaves the page), and the progress of the background sweeps, refreshed every 2 s."""
     from deepad.sweep import start_background
+    if viewer():
+        return
     if missing and st.button(f"Run the {len(missing)} missing runs in the background", key=key,
                              help="a separate process trains them; leave the page if you like, "
                                   "results appear here as they are stored"):
@@ -348,24 +386,35 @@ def show_background_jobs() -> None:
                     text=f"background sweep {j['id']}: {j['done']} of {j['total']} runs stored{failed} ({state})")
 
 
-def grid_rows(configs: list, *, key: str, label) -> list[dict]:
-    """Index rows of the stored runs of a grid (read from the index, not the artifacts, so large
-    grids draw fast), with a button that trains the missing runs here and one that starts them in
-    a background sweep. `label(cfg)` names a run on its progress bar."""
-    from deepad.analysis import find_runs
-
-    def stored():
+def grid_rows(configs: list, *, key: str, label, rows: list | None = None) -> list[dict]:
+    """Index rows of the stored or opened runs of a grid (read from the index and the bundles'
+    manifests, not the artifacts, so large grids draw fast), with a button that trains the
+    missing runs here and one that starts them in a background sweep (neither in viewer mode,
+    nor when the data are not on this machine: the page says so). `label(cfg)` names a run on
+    its progress bar."""
+    def stored_rows():
         with shown_errors("run store"):
-            return find_runs(store(), dataset=configs[0].dataset, oe=configs[0].oe)
+            return results().rows()
         return []
-    rows = stored()
+    wanted = {c.key for c in configs}
+    rows = [r for r in (rows if rows is not None else stored_rows()) if r["key"] in wanted]
     missing = [c for c in configs if c.key not in {r["key"] for r in rows}]
+    if viewer():
+        if missing:
+            st.caption(f"{len(missing)} of {len(configs)} runs of this grid are not stored; this "
+                       f"dashboard only shows results (viewer mode).")
+        return rows
+    blocked = stored.data_missing(missing[:50]) if missing else None
+    if blocked:
+        st.caption(f"{len(missing)} of {len(configs)} runs are not stored, and their data are "
+                   f"{blocked}: only the stored runs are shown.")
+        return rows
     if st.button(f"Compute the missing points ({len(missing)} of {len(configs)} runs)",
                  key=f"{key}_compute", type="primary", disabled=not missing,
                  help="train the runs that are not cached yet; each finished run is stored at "
                       "once, so an interruption loses nothing"):
         get_runs(missing, train=True, labels=[label(c) for c in missing])
-        rows = stored()
+        rows = [r for r in stored_rows() if r["key"] in wanted]
         missing = [c for c in configs if c.key not in {r["key"] for r in rows}]
     background_controls(missing, key=f"{key}_background")
     return rows
@@ -428,10 +477,10 @@ def _heatmaps(key: str, version: str | None, images: np.ndarray) -> list[np.ndar
 BUDGETS = ["quick", "paper", "epochs"]
 
 
-def nominal_picker(prefix: str) -> tuple[str, list[str]]:
+def nominal_picker(prefix: str, rows: list | None = None) -> tuple[str, list[str]]:
     """Data set and nominal-class multiselect (keys `{prefix}_dataset`, `{prefix}_classes`).
     Returns (data set name, its class names)."""
-    ds = st.selectbox("Data set (nominal data)", dataset_choices(), key=f"{prefix}_dataset",
+    ds = st.selectbox("Data set (nominal data)", dataset_choices(rows), key=f"{prefix}_dataset",
                       format_func=dataset_label)
     classes = []
     with shown_errors("data set"):
@@ -445,11 +494,15 @@ def nominal_picker(prefix: str) -> tuple[str, list[str]]:
 
 
 def budget_picker(prefix: str) -> None:
-    """Training budget radio and, for 'epochs', the number (keys `{prefix}_budget`, `_epochs`)."""
+    """Training budget radio and, for 'epochs', the number (keys `{prefix}_budget`, `_epochs`),
+    and the method parameters (`{prefix}_params`)."""
     st.radio("Training budget", BUDGETS, key=f"{prefix}_budget", horizontal=True,
              help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
     if st.session_state[f"{prefix}_budget"] == "epochs":
         st.number_input("Epochs", min_value=1, max_value=1000, key=f"{prefix}_epochs")
+    st.text_input("Method parameters", key=f"{prefix}_params", placeholder="e.g. pretrain_epochs=5",
+                  help="NAME=VALUE, comma-separated, given to every method that takes it (as "
+                       "--param on the command line); `python -m deepad methods` lists them")
 
 
 def budget_args(prefix: str) -> dict:
@@ -457,3 +510,19 @@ def budget_args(prefix: str) -> dict:
     s = st.session_state
     return {"preset": "paper" if s[f"{prefix}_budget"] == "paper" else "quick",
             "epochs": int(s[f"{prefix}_epochs"]) if s[f"{prefix}_budget"] == "epochs" else None}
+
+
+def method_params(prefix: str, method: str) -> dict:
+    """The parameters of `{prefix}_params` (Explore: `params`) that `method` takes (DeepadError
+    for bad text)."""
+    from deepad.cli import parse_method_params
+    text = st.session_state.get(f"{prefix}_params" if prefix else "params", "") or ""
+    params = parse_method_params([p.strip() for p in text.replace(";", ",").split(",") if p.strip()])
+    takes = methods.REGISTRY[method].params if method in methods.REGISTRY else {}
+    return {k: v for k, v in params.items() if k in takes}
+
+
+def config_args(prefix: str, method: str) -> dict:
+    """The budget and method parameters of a grid page, for make_config (described without
+    opening the data: check_data=False; training checks them)."""
+    return {**budget_args(prefix), **method_params(prefix, method), "check_data": False}

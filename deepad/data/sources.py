@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from . import formats
+from . import formats, identity
 from .augment import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from .base import ImageSet
 from .images import ArrayCache, conform, decode_many, is_image_name
@@ -32,19 +32,10 @@ from .images import ArrayCache, conform, decode_many, is_image_name
 MNIST_LIKE = Preprocessing()
 CIFAR_LIKE = Preprocessing(augment=True, mean=CIFAR10_MEAN, std=CIFAR10_STD, pad=4)
 IMAGENET_LIKE = Preprocessing(augment=True, mean=IMAGENET_MEAN, std=IMAGENET_STD, crop=224)
+PROFILES = {"mnist": MNIST_LIKE, "cifar": CIFAR_LIKE, "imagenet": IMAGENET_LIKE}
 
 
-def data_root() -> Path:
-    return Path(os.environ.get("DEEPAD_DATA", "cache/data"))
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("DEEPAD_CACHE", "cache"))
-
-
-def decoded_root() -> Path:
-    """Where decoded image folders are kept (DEEPAD_DATASET_CACHE, default DEEPAD_CACHE/datasets)."""
-    return Path(os.environ.get("DEEPAD_DATASET_CACHE", cache_root() / "datasets"))
+from ..paths import cache_root, data_root, decoded_root  # noqa: E402,F401 - used by callers too
 
 
 def _log(msg: str) -> None:
@@ -551,6 +542,10 @@ class FolderSource(Source):
         return paths, y, test, classes
 
     def classes(self):
+        if not self.path.exists():
+            meta = identity.learned(self.name)
+            if meta and meta.get("classes"):
+                return list(meta["classes"])
         return self._files()[3]
 
     def native_shape(self) -> tuple[int, int, int]:
@@ -576,6 +571,11 @@ class FolderSource(Source):
         return (1 if gray else 3, side, side)
 
     def preprocessing(self):
+        if not self.path.exists():
+            meta = identity.learned(self.name)
+            prof = (meta or {}).get("profile")
+            if prof in PROFILES:
+                return PROFILES[prof]
         c, side, _ = self.native_shape()
         if side >= 224:
             return IMAGENET_LIKE
@@ -721,6 +721,67 @@ def canonical_name(name: str) -> str:
     return name.lower()
 
 
+def _tiny_parts(name: str) -> tuple[str, str | None]:
+    src = get(name)
+    return str(src.path), (str(src.exclude) if src.exclude else None)
+
+
+def identify(name: str) -> str | None:
+    """The content identity (data.identity) of a data set given by a path, None for a registry
+    name. A path that is not on this machine is identified by what is known of it (learned from
+    the run store or a result bundle, or remembered from an earlier visit); otherwise DataError."""
+    name = canonical_name(name)
+    if name.startswith("folder:"):
+        path = name[len("folder:"):]
+        if os.path.isdir(path):
+            return identity.fingerprint("folder", path, progress=_log)
+    elif name.startswith("tiny-images:"):
+        path, exclude = _tiny_parts(name)
+        if os.path.isfile(path) and (exclude is None or os.path.isfile(exclude)):
+            return identity.fingerprint("file", path, exclude, progress=_log)
+    else:
+        return None
+    known = identity.lookup(name)
+    if known:
+        return known
+    src = get(name)
+    if isinstance(src, FolderSource):
+        src._check()
+    else:
+        src.check()
+    raise DataError(f"{name} is not on this machine; fix the path")  # pragma: no cover
+
+
+def locate(name: str, ident: str | None) -> Source:
+    """The source of a run's data set: `name` itself when it holds the data with identity
+    `ident` (or for registry names), else another path on this machine known to hold them.
+    DataError, naming where the data were and how to give them, when they are nowhere here."""
+    src = get(name)
+    if ident is None:
+        return src
+    here = None
+    try:
+        if src.available():
+            here = identify(name)
+    except DataError:
+        here = None
+    if here == ident:
+        return src
+    kind = name.split(":", 1)[0]
+    for path in identity.known_paths(ident):
+        cand = f"{kind}:{path}" if kind == "folder" else None
+        if cand and cand != name and os.path.isdir(path):
+            try:
+                if identify(cand) == ident:
+                    return get(cand)
+            except DataError:
+                continue
+    what = "changed since the run was made" if here is not None else "not on this machine"
+    raise DataError(f"the data of this run ({name}, content {ident[:12]}) are {what}; give a copy "
+                    f"of the same images (e.g. `--oe {kind}:YOUR_COPY` or `--dataset "
+                    f"{kind}:YOUR_COPY`): deepad finds them by content, wherever they lie")
+
+
 def get(name: str) -> Source:
     """The source for a data-set name (see the module docstring)."""
     if not isinstance(name, str) or not name:
@@ -746,6 +807,8 @@ def jpeg_quality(name: str) -> int | None:
     copy: 75); None for lossless data, other encoders or anything unreadable. Looked up on the
     first training image, once per data set and folder."""
     src = get(name)
+    if not src.available():  # not here: what a result bundle or the run store told of it
+        return (identity.learned(src.name) or {}).get("jpeg_quality")
     if isinstance(src, Cifar10Source):
         src = None if TorchvisionSource.available(src) else src._jpg()
     if not isinstance(src, FolderSource):

@@ -54,7 +54,7 @@ def oe_pool(cfg, shape) -> sources.Pool:
     """The run's OE pool at the nominal shape. With cfg.oe_jpeg the OE is made as a JPEG copy
     such as CIFAR-10's was: image folders decoded at full resolution and resized with
     antialiasing (never the decoder's fast DCT scaling), then the codec (JpegPool)."""
-    src = sources.get(cfg.oe)
+    src = sources.locate(cfg.oe, cfg.oe_id)
     if cfg.oe_jpeg is None:
         return src.pool(shape)
     base = src.pool(shape, draft=False) if isinstance(src, sources.FolderSource) else src.pool(shape)
@@ -120,7 +120,7 @@ def select_oe(pool_labels: np.ndarray | int, size: int | None, n_classes: int | 
 
 
 def build_task(cfg) -> Task:
-    src = sources.get(cfg.dataset)
+    src = sources.locate(cfg.dataset, cfg.dataset_id)
     train, test = src.load("train"), src.load("test")
     k = cfg.normal_class
     nominal = train.images[train.labels == k]

@@ -6,13 +6,13 @@ st.set_page_config(page_title="deepad: anomaly detection with outlier exposure",
                    layout="wide")
 
 pages = [
-    st.Page("pages/explore.py", title="Explore", icon="🔎", default=True, url_path="explore"),
-    st.Page("pages/ideas.py", title="The idea in 2-D", icon="💡", url_path="ideas"),
-    st.Page("pages/oe_samples.py", title="OE samples", icon="📈", url_path="oe-samples"),
-    st.Page("pages/blur.py", title="Blur", icon="🌫️", url_path="blur"),
-    st.Page("pages/table.py", title="One-vs-rest table", icon="📋", url_path="table"),
-    st.Page("pages/claims.py", title="Claims", icon="⚖️", url_path="claims"),
-    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+    st.Page("views/explore.py", title="Explore", icon="🔎", default=True, url_path="explore"),
+    st.Page("views/ideas.py", title="The idea in 2-D", icon="💡", url_path="ideas"),
+    st.Page("views/oe_samples.py", title="OE samples", icon="📈", url_path="oe-samples"),
+    st.Page("views/blur.py", title="Blur", icon="🌫️", url_path="blur"),
+    st.Page("views/table.py", title="One-vs-rest table", icon="📋", url_path="table"),
+    st.Page("views/claims.py", title="Claims", icon="⚖️", url_path="claims"),
+    st.Page("views/runs.py", title="Runs", icon="🗂️", url_path="runs"),
 ]
 nav = st.navigation(pages)
 

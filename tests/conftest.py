@@ -57,3 +57,21 @@ def photo_folder(shared_data):
                 shutil.copy(f, dest / d.name / f.name)
         return dest
     return make
+
+
+APP = str(REPO / "app.py")
+
+
+def open_page(page: str, query: dict | None = None, timeout: int = 120):
+    """An AppTest of the dashboard switched to `page` (e.g. 'views/table.py'), with `query` as its
+    link's parameters; call .run() on it. AppTest can only switch to a page that st.navigation
+    registered, i.e. after one run: that first run draws Explore with no method (nothing trains)."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.session_state["methods"] = []
+    at.run()
+    for k in list(at.query_params):
+        del at.query_params[k]
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.switch_page(page)

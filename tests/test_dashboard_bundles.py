@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from conftest import open_page
 
 from deepad import bundle, get_or_train, make_config
 from deepad.store import RunStore
@@ -38,17 +39,14 @@ def opened(photo_folder, tmp_path, monkeypatch):
 
 
 def _page(path, **query):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(path)
-    for k, v in query.items():
-        at.query_params[k] = v
+    at = open_page(path, query)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 def test_a_bundle_fills_the_oe_samples_page_without_training(opened):
-    at = _page("pages/oe_samples.py")
+    at = _page("views/oe_samples.py")
     assert not at.error, [e.value for e in at.error]
     assert at.session_state["oes_dataset"] == "digits"  # opened on the stored view
     assert at.session_state["oes_sizes"] == [2, 8, "all"]
@@ -67,22 +65,27 @@ def test_a_bundle_fills_the_oe_samples_page_without_training(opened):
 
 def test_viewer_mode_hides_every_training_control(opened, monkeypatch):
     monkeypatch.setenv("DEEPAD_VIEWER", "1")
-    for path in ("pages/explore.py", "pages/oe_samples.py", "pages/blur.py", "pages/table.py",
-                 "pages/runs.py", "pages/claims.py"):
+    for path in ("views/explore.py", "views/oe_samples.py", "views/blur.py", "views/table.py",
+                 "views/runs.py", "views/claims.py"):
         at = _page(path)
         labels = [b.label for b in at.button]
         assert not [lab for lab in labels if any(w in lab for w in TRAINING_WORDS)], (path, labels)
     # explore, on digits (bundled: trainable elsewhere) trains nothing in viewer mode
-    at = _page("pages/explore.py", dataset="digits", normal_class="3", methods="hsc")
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in {"dataset": "digits", "normal_class": "3", "methods": "hsc"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
     assert any("viewer mode" in i.value for i in at.info)
     assert not RunStore().runs.exists() or not any(RunStore().runs.iterdir())
 
 
 def test_runs_page_marks_the_source_and_claims_link_to_their_views(opened):
-    at = _page("pages/runs.py")
+    at = _page("views/runs.py")
     table = at.dataframe[0].value
     assert len(table) == 12 and set(table["source"]) == {"shared-results.zip"}
-    at = _page("pages/claims.py")
+    at = _page("views/claims.py")
     headers = [m.value for m in at.markdown if m.value.startswith("#### ")]
     assert len(headers) == 7
     links = at.get("page_link")
@@ -103,8 +106,8 @@ def test_a_bad_bundle_is_reported_not_fatal(opened, monkeypatch, tmp_path):
     bad = tmp_path / "broken.zip"
     bad.write_bytes(b"not a zip")
     monkeypatch.setenv("DEEPAD_RESULTS", f"{opened['bundle']},{bad}")
-    at = _page("pages/oe_samples.py")
+    at = _page("views/oe_samples.py")
     assert len(at.get("plotly_chart")) == 1
-    at = _page("pages/runs.py")
+    at = _page("views/runs.py")
     assert any("broken.zip is not a deepad result bundle" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 12

@@ -181,7 +181,7 @@ def test_runs_page_downloads_the_model_and_scores_a_folder(store_env, digit_fold
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
     at.query_params["methods"] = "deep-svdd"
     at.run()
-    at.switch_page("pages/runs.py")
+    at.switch_page("views/runs.py")
     at.query_params["runs_selected"] = key
     at.run()
     assert not at.exception

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from conftest import open_page
 
 from deepad.store import RunStore
 
@@ -20,12 +21,11 @@ def _lines(at):
 
 
 @pytest.mark.parametrize("page, prefix, by, choice, x, ticks", [
-    ("pages/oe_samples.py", "oes", "sizes", [4, "all"], [4.0, 8.0], {4: "4", 8: "all"}),
-    ("pages/blur.py", "blur", "sigmas", [0, 8], [0.5, 8.0], {0.5: "0", 8: "8"}),
+    ("views/oe_samples.py", "oes", "sizes", [4, "all"], [4.0, 8.0], {4: "4", 8: "all"}),
+    ("views/blur.py", "blur", "sigmas", [0, 8], [0.5, 8.0], {0.5: "0", 8: "8"}),
 ])
 def test_page_computes_missing_points_and_plots_them(page, prefix, by, choice, x, ticks):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(page).run()
+    at = open_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.get("plotly_chart")  # a fresh store: nothing cached, nothing drawn
 
@@ -78,12 +78,10 @@ def test_page_computes_missing_points_and_plots_them(page, prefix, by, choice, x
 
 
 def test_oe_samples_reads_the_url_and_shows_bad_settings_as_errors():
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["oes_sizes"] = "4,zzz,all"  # a stale or edited link: unknown values are dropped
-    at.query_params["oes_methods"] = "bce,deep-svdd"  # deep-svdd uses no OE: not offered here
-    at.query_params["oes_classes"] = "3,99"
-    at.query_params["oes_seeds"] = "1-x"
-    at.switch_page("pages/oe_samples.py").run()
+    at = open_page("views/oe_samples.py", {
+        "oes_sizes": "4,zzz,all",  # a stale or edited link: unknown values are dropped
+        "oes_methods": "bce,deep-svdd",  # deep-svdd uses no OE: not offered here
+        "oes_classes": "3,99", "oes_seeds": "1-x"}).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["oes_sizes"] == [4, "all"]
     assert at.session_state["oes_methods"] == ["bce"]

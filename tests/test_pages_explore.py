@@ -13,7 +13,7 @@ from deepad.errors import DeepadError
 from deepad.store import RunStore
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = re.findall(r'st\.Page\("(pages/[a-z_]+\.py)"', Path(APP).read_text())
+PAGES = re.findall(r'st\.Page\("(views/[a-z_]+\.py)"', Path(APP).read_text())
 
 
 def _app():
@@ -25,7 +25,7 @@ def _figures(at):
 
 
 def test_app_declares_all_page_files():
-    files = sorted(p.name for p in (Path(APP).parent / "pages").glob("*.py"))
+    files = sorted(p.name for p in (Path(APP).parent / "views").glob("*.py"))
     assert sorted(Path(p).name for p in PAGES) == files
 
 

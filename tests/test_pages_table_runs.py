@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_page
+
 import deepad
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,9 +44,7 @@ def store(seeded_cache):
 
 
 def app(page: str, **query) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.query_params.update(query)
-    at.switch_page(page)
+    at = open_page(page, query)
     return at.run()
 
 
@@ -62,10 +62,10 @@ def values(v) -> np.ndarray:
 @pytest.mark.parametrize("via", ["widgets", "url"])
 def test_table_shows_the_stored_aurocs_and_their_mean(store, via):
     if via == "url":  # a copied link reopens the same table
-        at = app("pages/table.py", tab_budget="epochs", tab_epochs="5", tab_oe_size="64",
+        at = app("views/table.py", tab_budget="epochs", tab_epochs="5", tab_oe_size="64",
                  tab_methods="hsc,bce")
     else:
-        at = app("pages/table.py")
+        at = app("views/table.py")
         at.radio(key="tab_budget").set_value("epochs").run()
         at.number_input(key="tab_epochs").set_value(5)
         at.select_slider(key="tab_oe_size").set_value(64)
@@ -88,7 +88,7 @@ def test_table_shows_the_stored_aurocs_and_their_mean(store, via):
 def test_table_on_cifar10_sets_the_papers_numbers_beside_ours(store, shared_data):
     if not (shared_data / "cifar10-jpg").is_dir():
         pytest.skip("CIFAR-10 image folders not in the shared data")
-    at = app("pages/table.py", tab_dataset="cifar10", tab_methods="hsc,ae")
+    at = app("views/table.py", tab_dataset="cifar10", tab_methods="hsc,ae")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table.columns) == ["nominal class", "hsc", "hsc paper", "hsc ours − paper", "ae"]
@@ -99,7 +99,7 @@ def test_table_on_cifar10_sets_the_papers_numbers_beside_ours(store, shared_data
 def test_runs_lists_filters_and_deletes(store):
     failed = deepad.make_config(dataset="digits", normal_class=2, oe="photos", method="bce", epochs=5)
     store.record_failure(failed, "boom: out of memory")
-    at = app("pages/runs.py")
+    at = app("views/runs.py")
     assert not at.exception and not at.error
     keys = {r["key"] for r in store.query()}
     assert set(at.dataframe[0].value["key"]) == keys
@@ -125,7 +125,7 @@ def test_runs_lists_filters_and_deletes(store):
 
 def test_runs_opens_one_and_compares_two(store):
     a, b = tiny(0, "hsc").key, tiny(1, "bce").key
-    at = app("pages/runs.py", runs_selected=a)  # the selection travels in the URL too
+    at = app("views/runs.py", runs_selected=a)  # the selection travels in the URL too
     assert not at.exception and not at.error
     assert [m.label for m in at.metric][:1] == ["AUROC"]
     roc, loss = charts(at)

@@ -179,7 +179,7 @@ def test_pages_start_background_sweeps():
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.query_params["methods"] = "deep-svdd"
     at.run()
-    at.switch_page("pages/table.py").run()
+    at.switch_page("views/table.py").run()
     assert not at.exception
     at.button(key="tab_background").click().run()
     assert not at.exception

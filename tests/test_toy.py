@@ -82,7 +82,7 @@ def test_ideas_page_renders_and_takes_added_anomalies():
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
     at.query_params["methods"] = "deep-svdd"
     at.run()
-    at.switch_page("pages/ideas.py").run()
+    at.switch_page("views/ideas.py").run()
     assert not at.exception
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert sum(t["type"] == "contour" for t in specs[0]["data"]) == 6

@@ -1,4 +1,4 @@
-"""Shared Streamlit helpers. Only this package and pages/ import streamlit."""
+"""Shared Streamlit helpers. Only this package and views/ (the pages) import streamlit."""
 
 from __future__ import annotations
 

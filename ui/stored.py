@@ -194,8 +194,8 @@ def data_missing(configs) -> str | None:
             + " (set DEEPAD_DATA to the folder that holds them, or download them)")
 
 
-PAGES = {"table": ("pages/table.py", "tab"), "oe-samples": ("pages/oe_samples.py", "oes"),
-         "blur": ("pages/blur.py", "blur"), "explore": ("pages/explore.py", "")}
+PAGES = {"table": ("views/table.py", "tab"), "oe-samples": ("views/oe_samples.py", "oes"),
+         "blur": ("views/blur.py", "blur"), "explore": ("views/explore.py", "")}
 
 
 def view_link(view: dict) -> tuple[str, dict]:

@@ -130,6 +130,6 @@ def test_dashboard_caches_are_bounded():
     assert {"_run_data", "_detector", "_heatmaps", "chart_pngs", "test_images"} <= set(cached)
     for name, f in cached.items():
         assert f._info.max_entries is not None, name
-    for page in sorted((REPO / "pages").glob("*.py")) + [REPO / "ui" / "common.py"]:
+    for page in sorted((REPO / "views").glob("*.py")) + [REPO / "ui" / "common.py"]:
         for call in re.findall(r"@st\.cache_(?:data|resource)(\([^)]*\))?", page.read_text()):
             assert "max_entries" in call, f"{page.name}: a cache without max_entries"

@@ -63,6 +63,7 @@ from deepad.data.augment import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
 from deepad.data import sources  # noqa: E402
 from deepad.data.tasks import build_task  # noqa: E402
 from deepad.nets import backbone  # noqa: E402
+from deepad.data.augment import train_view  # noqa: E402
 from deepad.train import Callback, Detector  # noqa: E402
 
 BATCH = 128
@@ -261,6 +262,57 @@ def window_rate(info, warmup) -> float:
     return n * 2 * BATCH / (st[-1] - start)
 
 
+# ============================================================================ the machine's limit
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_info() -> dict:
+    """The CPU model and which of the flags that decide the training speed it has."""
+    model, flags = "", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {"cpu_model": model or None, "cpu_flags": {f: f in flags for f in CPU_FLAGS}}
+
+
+def compute_limit(task, nominal, *, precision, threads, dev, steps, warmup) -> float:
+    """Images per second of the train step alone: the same network (HSC's), batch (128 nominal +
+    128 OE), loss, Adam step, precision, memory format and thread count as deepad's Detector, on
+    one batch already preprocessed and in memory, so no data handling at all. What a training
+    loop can reach at most on this machine."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    method = methods.get("hsc")
+    prep = task.prep
+    shape = prep.input_shape(tuple(nominal.shape[1:]))
+    model = method.build(shape).to(dev).to(memory_format=torch.channels_last)
+    g = torch.Generator(device=dev).manual_seed(0)
+    oe = task.oe.take(np.arange(min(BATCH, len(task.oe))) % len(task.oe))
+    raw = torch.cat([nominal[:BATCH], oe]).to(dev)
+    x = train_view(raw, prep, g).contiguous(memory_format=torch.channels_last)
+    y = torch.cat([torch.zeros(BATCH), torch.ones(len(oe))]).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=5e-7)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=(precision == "bf16"))
+    model.train()
+    t0 = None
+    for i in range(warmup + steps):
+        if i == warmup:
+            sync(dev)
+            t0 = time.perf_counter()
+        with autocast:
+            loss = method.loss(model, x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    sync(dev)
+    return steps * len(x) / (time.perf_counter() - t0)
+
+
 # ============================================================================ probe
 def probe_workers(rd, cfg, candidates, cores, dev, steps, warmup):
     """Reference img/s for each (num_workers, main-process threads) candidate; the best one wins."""
@@ -358,6 +410,13 @@ def bench_dataset(ds, a, dev, cores):
             f"img/s) | reference {r_rate:7.0f} img/s (AUROC {r_auc:.4f}, eval {r_eval:6.0f} img/s) "
             f"| x{d_rate / r_rate:.2f}")
 
+    limit_steps = max(a.probe_steps, 4) if a.quick else max(4 * a.probe_steps, 20)
+    limits = [compute_limit(task, nominal, precision=det.precision_, threads=d_th, dev=dev,
+                            steps=limit_steps, warmup=a.warmup) for _ in range(2 if a.quick else 3)]
+    limit = statistics.median(limits)
+    log(f"  compute limit (the train step alone, {det.precision_}, {d_th} threads): {limit:7.0f} "
+        f"img/s (runs {', '.join(f'{v:.0f}' for v in limits)})")
+
     def med(k):
         return statistics.median(x[k] for x in rounds)
 
@@ -376,6 +435,10 @@ def bench_dataset(ds, a, dev, cores):
            "deepad_eval_img_per_s": med("deepad_eval_img_per_s"),
            "reference_eval_img_per_s": med("reference_eval_img_per_s")}
     out["ratio"] = out["deepad_img_per_s"] / out["reference_img_per_s"]
+    out["compute_limit_img_per_s"] = limit
+    out["compute_limit_runs"] = limits
+    out["fraction_of_limit"] = out["deepad_img_per_s"] / limit
+    out["reference_fraction_of_limit"] = out["reference_img_per_s"] / limit
     out["eval_ratio"] = out["deepad_eval_img_per_s"] / out["reference_eval_img_per_s"]
     out["auroc_change_points"] = 100 * (out["deepad_auroc"] - out["reference_auroc"])
     out["auroc_change_ci95_points"] = paired_ci95(
@@ -582,9 +645,10 @@ def main():
 
     t_start = time.perf_counter()
     env = {"device": str(dev), "gpu": torch.cuda.get_device_name() if dev.type == "cuda" else None,
-           "cpu_cores": cores, "torch": torch.__version__, "quick": q,
+           "cpu_cores": cores, **cpu_info(), "torch": torch.__version__, "quick": q,
            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
-    log(f"device {dev}{' (' + env['gpu'] + ')' if env['gpu'] else ''}, {cores} usable CPU cores, "
+    log(f"device {dev}{' (' + env['gpu'] + ')' if env['gpu'] else ''}, {cores} usable CPU cores "
+        f"({env['cpu_model']}; {', '.join(f for f, on in env['cpu_flags'].items() if on) or 'no AVX2'}), "
         f"torch {torch.__version__}, load average {env['load_average']}")
     res = {**env, "datasets": {}}
     phases = res["phase_s"] = {}
@@ -596,6 +660,10 @@ def main():
     if c:
         res.update({"deepad_img_per_s": c["deepad_img_per_s"],
                     "reference_img_per_s": c["reference_img_per_s"], "ratio": c["ratio"],
+                    "compute_limit_img_per_s": c["compute_limit_img_per_s"],
+                    "fraction_of_limit": c["fraction_of_limit"],
+                    "reference_fraction_of_limit": c["reference_fraction_of_limit"],
+                    "precision": c["deepad_precision"],
                     "deepad_auroc": c["deepad_auroc"], "reference_auroc": c["reference_auroc"],
                     "target_ratio": TARGET_RATIO,
                     "meets_ratio_target": c["ratio"] >= TARGET_RATIO,
@@ -641,6 +709,9 @@ def main():
                      f"({d['auroc_change_points']:+.2f} points"
                      + (", 95% CI of the paired mean {:+.2f} .. {:+.2f})".format(
                          *d["auroc_change_ci95_points"]) if d["auroc_change_ci95_points"] else ")"))
+        lines.append(f"  {ds:8} compute limit (train step alone): {d['compute_limit_img_per_s']:7.0f} "
+                     f"img/s; deepad at {100 * d['fraction_of_limit']:.0f}% of it, the reference at "
+                     f"{100 * d['reference_fraction_of_limit']:.0f}% (target: deepad >= 90%)")
         lines.append(f"  {ds:8} eval:  deepad {d['deepad_eval_img_per_s']:7.0f} img/s, reference "
                      f"{d['reference_eval_img_per_s']:7.0f} img/s -> x{d['eval_ratio']:.2f}")
     if c:

@@ -7,16 +7,30 @@ Reproduces and extends Ruff et al., "Rethinking Assumptions in Deep Anomaly Dete
     result.metrics["auroc"]
 
 Conventions: anomaly scores are higher for more anomalous inputs; test label 1 = anomaly.
+
+The names below are imported on first use (PEP 562), so `import deepad` and a command answered
+from the run store stay light (deepad.heavy).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from .config import CODE_VERSION, RunConfig, make_config  # noqa: E402
-from .errors import DataError, DeepadError, RunFailed  # noqa: E402
-from .experiments import RunResult, get_or_train, load_detector, train_run  # noqa: E402
-from .store import RunStore  # noqa: E402
-from .train import Callback, Cancelled, Detector  # noqa: E402
+_EXPORTS = {"RunConfig": "config", "make_config": "config", "CODE_VERSION": "config",
+            "get_or_train": "experiments", "train_run": "experiments",
+            "load_detector": "experiments", "RunResult": "experiments", "RunStore": "store",
+            "Detector": "train", "Callback": "train", "Cancelled": "train",
+            "DeepadError": "errors", "DataError": "errors", "RunFailed": "errors"}
 
-__all__ = ["RunConfig", "make_config", "CODE_VERSION", "get_or_train", "train_run", "load_detector",
-           "RunResult", "RunStore", "Detector", "Callback", "Cancelled", "DeepadError",
-           "DataError", "RunFailed"]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'deepad' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 from .errors import DeepadError
+from .heavy import torch
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")

@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from . import metrics as M
 from .config import CODE_VERSION, RunConfig
 from .data.tasks import build_task
 from .errors import DeepadError, RunFailed
+from .heavy import torch
 from .store import RunStore, StoredRun
 from .train import Detector
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+from .heavy import sklearn_metrics
 
 
 def _check(labels, scores):
@@ -19,29 +20,29 @@ def _check(labels, scores):
 
 def auroc(labels, scores) -> float:
     """Area under the ROC curve: the chance that a random anomaly scores above a random nominal."""
-    return float(roc_auc_score(*_check(labels, scores)))
+    return float(sklearn_metrics().roc_auc_score(*_check(labels, scores)))
 
 
 def auprc(labels, scores) -> float:
     """Average precision with anomalies as the positive class."""
-    return float(average_precision_score(*_check(labels, scores)))
+    return float(sklearn_metrics().average_precision_score(*_check(labels, scores)))
 
 
 def fpr_at_tpr(labels, scores, tpr: float = 0.95) -> float:
     """False-positive rate at the first threshold that detects `tpr` of the anomalies."""
-    fpr, tprs, _ = roc_curve(*_check(labels, scores))
+    fpr, tprs, _ = sklearn_metrics().roc_curve(*_check(labels, scores))
     return float(fpr[np.searchsorted(tprs, tpr, side="left")])
 
 
 def threshold_at_tpr(labels, scores, tpr: float = 0.95) -> float:
     """The score threshold (score >= threshold flags an anomaly) that reaches `tpr`."""
-    _, tprs, thr = roc_curve(*_check(labels, scores))
+    _, tprs, thr = sklearn_metrics().roc_curve(*_check(labels, scores))
     return float(thr[np.searchsorted(tprs, tpr, side="left")])
 
 
 def roc_points(labels, scores, max_points: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """(fpr, tpr) of the ROC curve, thinned to at most `max_points` for plotting."""
-    fpr, tpr, _ = roc_curve(*_check(labels, scores))
+    fpr, tpr, _ = sklearn_metrics().roc_curve(*_check(labels, scores))
     if len(fpr) > max_points:
         keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
         fpr, tpr = fpr[keep], tpr[keep]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import torch
 
 from .config import RunConfig
 from .data import sources
@@ -13,6 +12,7 @@ from .data.blur import gaussian_blur
 from .data.images import conform, decode
 from .data.tasks import oe_pool, select_oe
 from .errors import DeepadError
+from .heavy import torch
 
 MAX_UPLOAD_BYTES = 20 * 2 ** 20
 

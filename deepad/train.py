@@ -19,12 +19,12 @@ import random
 import time
 
 import numpy as np
-import torch
 
 from . import methods
 from .data.augment import Preprocessing, eval_view, train_view
 from .device import resolve_device, resolve_precision
 from .errors import DeepadError, RunFailed
+from .heavy import no_grad, torch
 
 
 class Callback:
@@ -226,7 +226,7 @@ class Detector:
         return x.contiguous(memory_format=torch.channels_last) if use_cl else x
 
     # ------------------------------------------------------------------ score
-    @torch.no_grad()
+    @no_grad
     def score_samples(self, images, batch_size: int = 1024) -> np.ndarray:
         """Anomaly scores, float64 of shape (N,); higher = more anomalous. Runs in fp32."""
         if not hasattr(self, "model_"):

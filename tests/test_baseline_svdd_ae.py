@@ -92,7 +92,6 @@ def test_autoencoder_architectures_follow_the_papers():
 
 
 def test_pretraining_copies_the_trained_encoder(monkeypatch):
-    import deepad.methods.deep_svdd as dsvdd
     built = []
 
     class Recorded(AutoEncoder):
@@ -101,7 +100,8 @@ def test_pretraining_copies_the_trained_encoder(monkeypatch):
             self.initial = {k: v.clone() for k, v in self.encoder.state_dict().items()}
             built.append(self)
 
-    monkeypatch.setattr(dsvdd, "AutoEncoder", Recorded)
+    import deepad.nets
+    monkeypatch.setattr(deepad.nets, "AutoEncoder", Recorded)  # deep_svdd builds it from there
     torch.manual_seed(0)
     m = methods.get("deep-svdd", pretrain=1, pretrain_epochs=3)
     shape = (1, 28, 28)

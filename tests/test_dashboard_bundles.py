@@ -111,3 +111,36 @@ def test_a_bad_bundle_is_reported_not_fatal(opened, monkeypatch, tmp_path):
     at = _page("views/runs.py")
     assert any("broken.zip is not a deepad result bundle" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 12
+
+
+PAINT = """
+import json, sys
+from importlib.util import _LazyModule
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120)
+at.session_state["methods"] = []
+at.run()
+for k in list(at.query_params):
+    del at.query_params[k]
+at.switch_page(sys.argv[2]).run()
+loaded = [m for m in ("torch", "torchvision", "sklearn", "scipy")
+          if m in sys.modules and not isinstance(sys.modules[m], _LazyModule)]
+print(json.dumps({"exceptions": [e.value for e in at.exception], "loaded": loaded,
+                  "charts": len(at.get("plotly_chart")), "tables": len(at.dataframe)}))
+"""
+
+
+@pytest.mark.parametrize("page", ["views/oe_samples.py", "views/claims.py", "views/runs.py",
+                                  "views/table.py"])
+def test_pages_of_stored_runs_draw_without_the_training_stack(opened, page):
+    """A page that shows stored runs renders without importing torch or scikit-learn (a fresh
+    process; the first paint does not wait for them)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", PAINT, APP, page], capture_output=True, text=True,
+                       env=os.environ.copy(), timeout=300, cwd=Path(APP).parent)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["exceptions"] == [] and out["loaded"] == [], (out, r.stderr[-1500:])
+    assert out["charts"] + out["tables"] >= 1

@@ -18,9 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
-
+from ..heavy import F, torch
 from .blur import gaussian_blur
 
 CIFAR10_MEAN = (0.491373, 0.482353, 0.446667)

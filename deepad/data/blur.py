@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
+from ..heavy import F, torch
 
 PASSES = 3  # Pillow's GaussianBlur uses 3 box passes per direction
 

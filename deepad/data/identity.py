@@ -44,29 +44,63 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+def walk_images(top: str, root: str, *, follow_links: bool = False):
+    """Yield (dirpath, image file names) under `top` like os.walk (top-down, sorted names):
+    image files only, and only those whose real path lies inside `root` (symlinks that lead out
+    are skipped). follow_links: descend into symlinked folders too (with a guard against loops).
+    Real paths are resolved per folder, and per file only for symlinks (fast on 100k files)."""
+    root_real = os.path.realpath(root)
+
+    def inside(real: str) -> bool:
+        return real == root_real or real.startswith(root_real + os.sep)
+
+    seen = set()
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        real_d = os.path.realpath(d)
+        if real_d in seen:
+            continue
+        seen.add(real_d)
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        files, subdirs = [], []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if follow_links or not e.is_symlink():
+                    subdirs.append(e.name)
+            elif is_image_name(e.name):
+                try:
+                    link = e.is_symlink()
+                except OSError:
+                    continue
+                if (inside(os.path.realpath(e.path)) if link else inside(real_d)):
+                    files.append(e.name)
+        yield d, sorted(subdirs), sorted(files)
+        stack.extend(os.path.join(d, n) for n in sorted(subdirs, reverse=True))
+
+
 def _walk(root: str):
     """(dirs, files): relative paths of every sub-folder and of every image file under `root`,
     sorted; symlinks that lead outside `root` are skipped (as the loaders skip them)."""
     root_real = os.path.realpath(root)
-    dirs, files, seen = [], [], set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    dirs, files = [], []
+    prefix = len(root.rstrip(os.sep)) + 1
+    for dirpath, subdirs, names in walk_images(root, root, follow_links=True):
         real = os.path.realpath(dirpath)
-        if real in seen or not (real == root_real or (real + os.sep).startswith(root_real + os.sep)):
-            dirnames[:] = []  # a link out of the folder, or a loop
-            continue
-        seen.add(real)
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, root)
-        if rel_dir != ".":
-            dirs.append(rel_dir.replace(os.sep, "/"))
-        for f in sorted(filenames):
-            if not is_image_name(f):
-                continue
-            p = os.path.join(dirpath, f)
-            if not (os.path.realpath(p) + os.sep).startswith(root_real + os.sep):
-                continue
-            files.append(os.path.relpath(p, root).replace(os.sep, "/"))
-    return dirs, files
+        if not (real == root_real or real.startswith(root_real + os.sep)):
+            continue  # a linked folder outside the root
+        rel = dirpath[prefix:].replace(os.sep, "/") if dirpath != root else ""
+        if rel:
+            dirs.append(rel)
+        files += [f"{rel}/{n}" if rel else n for n in names]
+    return sorted(dirs), sorted(files)
 
 
 def _signature_folder(root: str) -> tuple[str, list, list, list]:

@@ -10,15 +10,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
+
+from ..heavy import F, torch
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm",
                     ".pgm", ".pbm")
 # A decompression bomb (e.g. 20000 x 20000) is refused rather than decoded.
 MAX_PIXELS = 64_000_000
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
+_LUMA = (0.299, 0.587, 0.114)
 
 
 def is_image_name(name: str) -> bool:
@@ -132,7 +132,7 @@ def conform(images: torch.Tensor, channels: int, side: int, chunk: int = 4096) -
     for i in range(0, n, chunk):
         x = images[i:i + chunk].float()
         if c == 3 and channels == 1:
-            x = (x * _LUMA.view(1, 3, 1, 1)).sum(1, keepdim=True)
+            x = (x * torch.tensor(_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
         elif c == 1 and channels == 3:
             x = x.expand(-1, 3, -1, -1)
         elif c != channels:

@@ -21,11 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import DataError
+from ..heavy import torch
+from ..paths import cache_root, data_root, decoded_root  # noqa: F401 - callers use them from here
 from . import formats, identity
-from .augment import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from .augment import (
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Preprocessing,
+)
 from .base import ImageSet
 from .images import ArrayCache, conform, decode_many, is_image_name
 
@@ -35,7 +42,6 @@ IMAGENET_LIKE = Preprocessing(augment=True, mean=IMAGENET_MEAN, std=IMAGENET_STD
 PROFILES = {"mnist": MNIST_LIKE, "cifar": CIFAR_LIKE, "imagenet": IMAGENET_LIKE}
 
 
-from ..paths import cache_root, data_root, decoded_root  # noqa: E402,F401 - used by callers too
 
 
 def _log(msg: str) -> None:
@@ -448,18 +454,8 @@ def _inside(path, root) -> bool:
 def _list_images(folder: Path, root: Path) -> list[str]:
     """Image files under `folder`, sorted; symlinks that lead outside `root` (to a file, or to a
     folder on the way, e.g. a class folder) are skipped."""
-    out = []
-    root_real = os.path.realpath(root)
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for f in sorted(filenames):
-            if not is_image_name(f):
-                continue
-            p = os.path.join(dirpath, f)
-            if not (os.path.realpath(p) + os.sep).startswith(root_real + os.sep):
-                continue
-            out.append(p)
-    return out
+    return [os.path.join(d, f) for d, _, files in identity.walk_images(str(folder), str(root))
+            for f in files]
 
 
 class FolderSource(Source):

@@ -11,9 +11,9 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..errors import DataError
+from ..heavy import torch
 from . import sources
 from .augment import Preprocessing
 

@@ -16,7 +16,8 @@ REGISTRY: dict[str, type[Method]] = {}
 for _mod in _MODULES:
     _m = importlib.import_module(f".{_mod}", __name__)
     for _obj in vars(_m).values():
-        if isinstance(_obj, type) and issubclass(_obj, Method) and _obj is not Method:
+        # type(), not isinstance(): asking a lazy module (deepad.heavy) its class would load it
+        if issubclass(type(_obj), type) and issubclass(_obj, Method) and _obj is not Method:
             REGISTRY[_obj.name] = _obj
 
 

@@ -34,25 +34,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import torch
-from torch import nn
-
-from ..nets import AutoEncoder
+from ..heavy import nets, no_grad
 from .base import Method
-from .deep_svdd import GCNMinMax, collect
-
-
-class _Reconstructor(nn.Module):
-    """GCN + min-max preprocessing (identity until fitted) followed by the autoencoder;
-    forward returns the reconstruction of the *preprocessed* input, `pre(x)` is its target."""
-
-    def __init__(self, shape):
-        super().__init__()
-        self.pre = GCNMinMax()
-        self.net = AutoEncoder(shape)
-
-    def forward(self, x):
-        return self.net(self.pre(x))
+from .deep_svdd import collect
 
 
 class AE(Method):
@@ -88,9 +72,9 @@ class AE(Method):
     def build(self, shape):
         if len(shape) != 3:
             raise ValueError(f"the autoencoder works on images (C, H, W), got shape {tuple(shape)}")
-        return _Reconstructor(tuple(shape))
+        return nets.Reconstructor(tuple(shape))
 
-    @torch.no_grad()
+    @no_grad
     def prepare(self, model, nominal_batches):
         model.pre.fit(collect(nominal_batches), gcn=bool(self.hp["gcn"]))
 

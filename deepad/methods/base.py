@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import torch
-from torch import nn
+from ..heavy import nn, torch
 
 # The paper's three families (its table's column groups); the dashboard groups methods by them.
 FAMILIES = ("unsupervised", "unsupervised-oe", "supervised-oe")

@@ -3,9 +3,8 @@
 Score: sigmoid(logit), in float64.
 """
 
-import torch.nn.functional as F
 
-from ..nets import Classifier, backbone
+from ..heavy import F, nets
 from .base import Method
 
 
@@ -17,7 +16,7 @@ class BCE(Method):
     summary = "plain binary classifier, nominal vs OE (binary cross-entropy)"
 
     def build(self, shape):
-        return Classifier(backbone(shape))
+        return nets.Classifier(nets.backbone(shape))
 
     def loss(self, model, x, y):
         return F.binary_cross_entropy_with_logits(model(x).float(), y)

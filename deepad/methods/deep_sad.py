@@ -3,7 +3,7 @@
 Loss: nominal ||phi||^2; OE 1 / (||phi||^2 + 1e-9) (eta = 1). Score: ||phi||^2.
 """
 
-from ..nets import backbone
+from ..heavy import nets
 from .base import Method
 
 
@@ -15,7 +15,7 @@ class DeepSAD(Method):
     summary = "semi-supervised Deep SVDD: nominal pulled to the centre, OE repelled by 1/distance"
 
     def build(self, shape):
-        return backbone(shape)
+        return nets.backbone(shape)
 
     def loss(self, model, x, y):
         d = model(x).float().pow(2).sum(1)

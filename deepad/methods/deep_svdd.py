@@ -1,6 +1,6 @@
 """Deep SVDD (one-class), unsupervised: no OE. Ruff et al., ICML 2018; baselines.md section 2.
 
-- Network: the bias-free LeNets of Deep SVDD (`backbone(shape, svdd=True)`: no bias anywhere, BN
+- Network: the bias-free LeNets of Deep SVDD (`nets.backbone(shape, svdd=True)`: no bias anywhere, BN
   with affine False and eps 1e-4, LeakyReLU; MNIST 8-4 -> 32, CIFAR-10 32-64-128 -> 128).
 - Preprocessing (2.6; `gcn=1`, the default): the data set's augmentation and Normalize are turned
   off (the Deep SVDD code uses none), and inside the model, on pixels in [0, 1]: global contrast
@@ -41,64 +41,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import torch
-from torch import nn
-
-from ..nets import AutoEncoder, backbone
+from ..heavy import nets, nn, no_grad, torch
 from .base import Method
-
-
-def gcn_l1(x: torch.Tensor) -> torch.Tensor:
-    """Global contrast normalisation per image (N, ...): (x - mean) / mean(|x - mean|) over all
-    values of the image; an image of one value becomes all zeros."""
-    dims = tuple(range(1, x.ndim))
-    x = x - x.mean(dims, keepdim=True)
-    scale = x.abs().mean(dims, keepdim=True)
-    return x / torch.where(scale > 0, scale, torch.ones_like(scale))
-
-
-class GCNMinMax(nn.Module):
-    """GCN (l1) then (x - lo) / (hi - lo). The identity until `fit` (buffer `gcn` = 0, lo 0, hi 1),
-    so an unfitted model sees its raw inputs; `fit(x, gcn=False)` keeps the identity."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("gcn", torch.zeros(()))
-        self.register_buffer("lo", torch.zeros(()))
-        self.register_buffer("hi", torch.ones(()))
-
-    @torch.no_grad()
-    def fit(self, x: torch.Tensor, gcn: bool = True) -> "GCNMinMax":
-        """Constants from the nominal training images x (N, C, H, W) in [0, 1]."""
-        self.gcn.fill_(1.0 if gcn else 0.0)
-        self.lo.fill_(0.0)
-        self.hi.fill_(1.0)
-        if gcn:
-            lo, hi = float("inf"), float("-inf")
-            for i in range(0, len(x), 1024):
-                z = gcn_l1(x[i:i + 1024].float())
-                lo, hi = min(lo, float(z.min())), max(hi, float(z.max()))
-            if not hi > lo:
-                hi = lo + 1.0
-            self.lo.fill_(lo)
-            self.hi.fill_(hi)
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if float(self.gcn) > 0:
-            x = gcn_l1(x)
-        return (x - self.lo) / (self.hi - self.lo)
-
-
-class _Centred(nn.Module):
-    def __init__(self, phi):
-        super().__init__()
-        self.pre = GCNMinMax()
-        self.phi = phi
-        self.register_buffer("center", torch.zeros(phi.rep_dim))
-
-    def forward(self, x):
-        return self.phi(self.pre(x))
 
 
 def collect(nominal_batches) -> torch.Tensor:
@@ -184,9 +128,9 @@ class DeepSVDD(Method):
         return replace(prep, augment=False, mean=None, std=None, pad=0)
 
     def build(self, shape):
-        return _Centred(backbone(shape, svdd=True))
+        return nets.Centred(nets.backbone(shape, svdd=True))
 
-    @torch.no_grad()
+    @no_grad
     def prepare(self, model, nominal_batches):
         was_training = model.training
         x = collect(nominal_batches)
@@ -210,7 +154,7 @@ class DeepSVDD(Method):
     def _pretrain(self, model, x):
         xp = torch.cat([model.pre(x[i:i + 1024]) for i in range(0, len(x), 1024)])
         epochs, milestone, wd = pretrain_schedule(self.hp["pretrain_epochs"], x.shape[1])
-        ae = AutoEncoder(tuple(x.shape[1:])).to(x.device)
+        ae = nets.AutoEncoder(tuple(x.shape[1:])).to(x.device)
         if x.is_contiguous(memory_format=torch.channels_last):
             ae = ae.to(memory_format=torch.channels_last)
         with torch.enable_grad():
@@ -224,3 +168,9 @@ class DeepSVDD(Method):
 
     def score(self, model, x):
         return (model(x).double() - model.center.double()).pow(2).sum(1)
+
+
+def __getattr__(name):  # the preprocessing module moved to deepad.nets (loaded lazily)
+    if name in ("GCNMinMax", "gcn_l1"):
+        return getattr(nets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

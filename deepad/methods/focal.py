@@ -1,10 +1,7 @@
 """Focal loss classifier (the BCE network): FL_i = (1 - p_t)^gamma * BCE_i, p_t = exp(-BCE_i)
 clamped to [1e-7, 1 - 1e-7]; mean over the batch. gamma = 0 is BCE. Score: sigmoid(logit)."""
 
-import torch
-import torch.nn.functional as F
-
-from ..nets import Classifier, backbone
+from ..heavy import F, nets, torch
 from .base import Method
 
 
@@ -17,7 +14,7 @@ class Focal(Method):
     params = {"gamma": 2.0}
 
     def build(self, shape):
-        return Classifier(backbone(shape))
+        return nets.Classifier(nets.backbone(shape))
 
     def loss(self, model, x, y):
         bce = F.binary_cross_entropy_with_logits(model(x).float(), y, reduction="none")

@@ -50,11 +50,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from ..nets.wrn import WideResNet
+from ..heavy import F, nets, no_grad, torch
 from .base import Method
 from .transforms import geo_transforms
 
@@ -108,18 +104,6 @@ def dirichlet_normality(alpha: torch.Tensor, log_p: torch.Tensor) -> torch.Tenso
 
 
 # ------------------------------------------------------------------------------ the method
-class _GeoNet(nn.Module):
-    """The WRN classifier plus the per-transformation Dirichlet parameters (a buffer)."""
-
-    def __init__(self, net: WideResNet, n_transforms: int):
-        super().__init__()
-        self.net = net
-        self.register_buffer("alpha", torch.ones(n_transforms, n_transforms, dtype=torch.float64))
-
-    def forward(self, x):
-        return self.net(x)
-
-
 def _like(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if x.ndim == 4 and x.shape[1] > 1 and x.is_contiguous(memory_format=torch.channels_last):
         return out.contiguous(memory_format=torch.channels_last)
@@ -171,9 +155,9 @@ class Geo(Method):
     def build(self, shape):
         if len(shape) != 3 or shape[1] != shape[2]:
             raise ValueError(f"geo needs square images (C, H, W), got shape {tuple(shape)}")
-        net = WideResNet(shape[0], int(self.hp["depth"]), int(self.hp["widen"]),
+        net = nets.WideResNet(shape[0], int(self.hp["depth"]), int(self.hp["widen"]),
                          float(self.hp["dropout"]), heads=self.n_transforms)
-        return _GeoNet(net, self.n_transforms)
+        return nets.GeoNet(net, self.n_transforms)
 
     def loss(self, model, x, y):
         ts = self.tset(x.shape[-1])
@@ -198,7 +182,7 @@ class Geo(Method):
             out.append(torch.cat(chunks, 0))
         return torch.cat(out, 1)
 
-    @torch.no_grad()
+    @no_grad
     def finish(self, model, nominal_batches):
         if not int(self.hp["dirichlet"]):
             return
@@ -214,7 +198,7 @@ class Geo(Method):
         alpha = torch.stack([fit_dirichlet(sum_p[t] / n, sum_lp[t] / n) for t in range(t_)])
         model.alpha.copy_(alpha.to(model.alpha.device))
 
-    @torch.no_grad()
+    @no_grad
     def score(self, model, x):
         lp = self._log_probs(model, x)  # (T, N, T)
         if int(self.hp["dirichlet"]):

@@ -58,10 +58,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import torch
-import torch.nn.functional as F
-
-from ..nets.wrn import WideResNet
+from ..heavy import F, nets, no_grad, torch
 from .base import Method
 from .geo import _CHUNK_IMAGES, _like
 from .transforms import geo_plus_labels, geo_plus_subset, geo_plus_transforms
@@ -122,7 +119,7 @@ class GeoPlus(Method):
     def build(self, shape):
         if len(shape) != 3 or shape[1] != shape[2]:
             raise ValueError(f"geo-plus needs square images (C, H, W), got shape {tuple(shape)}")
-        return WideResNet(shape[0], int(self.hp["depth"]), int(self.hp["widen"]),
+        return nets.WideResNet(shape[0], int(self.hp["depth"]), int(self.hp["widen"]),
                           float(self.hp["dropout"]), heads=list(self.HEADS))
 
     def _heads(self, model, logits):
@@ -144,7 +141,7 @@ class GeoPlus(Method):
         oe_term = sum(uniform_ce(z[oe]).mean() for z in logits) / 3
         return ce + float(self.hp["oe_weight"]) * oe_term
 
-    @torch.no_grad()
+    @no_grad
     def score(self, model, x):
         ts = self.tset(x.shape[-1])
         prob = int(self.hp["probability_score"])

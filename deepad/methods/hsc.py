@@ -5,9 +5,7 @@ Loss per sample: nominal h; OE -log(1 - exp(-h) + 1e-9). Score: 1 - exp(-h), in 
 large distances do not all round to 1.0 (the ranking, hence AUROC, equals that of ||phi(x)||).
 """
 
-import torch
-
-from ..nets import backbone
+from ..heavy import nets, torch
 from .base import Method, pseudo_huber
 
 
@@ -19,7 +17,7 @@ class HSC(Method):
     summary = "hypersphere classifier: nominal near the centre, OE pushed out (pseudo-Huber distance)"
 
     def build(self, shape):
-        return backbone(shape)
+        return nets.backbone(shape)
 
     def loss(self, model, x, y):
         h = pseudo_huber(model(x).float())

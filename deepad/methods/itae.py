@@ -38,10 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
-from torch import nn
-
-from ..nets.unet import UNet
+from ..heavy import nets, no_grad, torch
 from .base import Method
 
 # Epochs per preset and data profile; the rest of the schedule comes from `recipe`.
@@ -80,22 +77,6 @@ def transform(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return stacked[k.to(x.device), torch.arange(x.shape[0], device=x.device)]
 
 
-class ITAENet(nn.Module):
-    """The U-Net plus the per-rotation mean training error (`rot_err`, 1 until `finish`)."""
-
-    def __init__(self, shape: tuple[int, int, int], width: int):
-        super().__init__()
-        c, h, w = shape
-        if h != w:
-            raise ValueError(f"ITAE needs square images, got {h}x{w}")
-        self.unet = UNet(1, c, side=h, width=width)
-        self.register_buffer("rot_err", torch.ones(4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Restoration of already transformed (grey, rotated) inputs (N, 1, H, W)."""
-        return self.unet(x)
-
-
 class ITAE(Method):
     name = "itae"
     title = "ITAE (inverse-transform autoencoder)"
@@ -127,7 +108,7 @@ class ITAE(Method):
     def build(self, shape):
         if len(shape) != 3:
             raise ValueError(f"ITAE works on images (C, H, W), got shape {tuple(shape)}")
-        return ITAENet(tuple(shape), int(self.hp["width"]))
+        return nets.ITAENet(tuple(shape), int(self.hp["width"]))
 
     def loss(self, model, x, y):
         n = x.shape[0]
@@ -148,7 +129,7 @@ class ITAE(Method):
             cols.append((out.double() - x.double()).abs().flatten(1).mean(1))
         return torch.stack(cols, 1)
 
-    @torch.no_grad()
+    @no_grad
     def finish(self, model, nominal_batches):
         if not self.hp["normalize"]:
             return

@@ -34,18 +34,10 @@ higher = more anomalous.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
 
 from .. import metrics as M
+from ..heavy import nets, no_grad, torch
 from .base import Method
-
-
-def gcn_l1(x: torch.Tensor) -> torch.Tensor:
-    """Global contrast normalisation per row: (x - mean) / mean(|x - mean|)."""
-    x = x - x.mean(1, keepdim=True)
-    scale = x.abs().mean(1, keepdim=True)
-    return x / torch.where(scale > 0, scale, torch.ones_like(scale))
 
 
 def pca_components(x: np.ndarray, keep: float) -> tuple[np.ndarray, np.ndarray]:
@@ -59,43 +51,6 @@ def pca_components(x: np.ndarray, keep: float) -> tuple[np.ndarray, np.ndarray]:
     ratio = np.cumsum(var) / var.sum()
     k = int(np.searchsorted(ratio, keep, side="right") + 1)
     return mean, vt[:min(k, len(s))]
-
-
-class OCSVMModel(nn.Module):
-    """Preprocessing + PCA + the kernel expansion; forward returns the anomaly score (float64)."""
-
-    def __init__(self, d_in: int = 1, d_pca: int = 1, n_sv: int = 1):
-        super().__init__()
-        f64 = torch.float64
-        self.register_buffer("gcn", torch.zeros((), dtype=f64))
-        self.register_buffer("lo", torch.zeros((), dtype=f64))
-        self.register_buffer("hi", torch.ones((), dtype=f64))
-        self.register_buffer("pca_mean", torch.zeros(d_in, dtype=f64))
-        self.register_buffer("components", torch.zeros(d_pca, d_in, dtype=f64))
-        self.register_buffer("support", torch.zeros(n_sv, d_pca, dtype=f64))
-        self.register_buffer("dual_coef", torch.zeros(n_sv, dtype=f64))
-        self.register_buffer("intercept", torch.zeros((), dtype=f64))
-        self.register_buffer("gamma", torch.ones((), dtype=f64))
-
-    def set_state(self, state: dict) -> "OCSVMModel":
-        """Replace every buffer (their shapes depend on the data) with the given tensors."""
-        for k, v in state.items():
-            self.register_buffer(k, v.to(torch.float64).clone())
-        return self
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1).double()
-        if float(self.gcn) > 0:
-            x = gcn_l1(x)
-        x = (x - self.lo) / (self.hi - self.lo)
-        return (x - self.pca_mean) @ self.components.T
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.features(x)
-        d2 = (z.pow(2).sum(1, keepdim=True) - 2 * z @ self.support.T
-              + self.support.pow(2).sum(1)[None]).clamp_min(0)
-        decision = torch.exp(-self.gamma * d2) @ self.dual_coef + self.intercept
-        return -decision
 
 
 class OCSVM(Method):
@@ -134,25 +89,25 @@ class OCSVM(Method):
         return self.hp["select"] > 0 and self.hp["rbf_gamma"] == 0
 
     def build(self, shape):
-        return OCSVMModel()
+        return nets.OCSVMModel()
 
     def load_state(self, model, state):
-        missing = set(OCSVMModel().state_dict()) - set(state)
+        missing = set(nets.OCSVMModel().state_dict()) - set(state)
         if missing:
             raise ValueError(f"saved ocsvm state lacks {sorted(missing)}")
-        return OCSVMModel().set_state(state)
+        return nets.OCSVMModel().set_state(state)
 
     def gammas(self) -> list[float]:
         k = int(self.hp["grid"])
         return [2.0 ** e for e in (np.linspace(-10, -1, k) if k > 1 else [-1.0])]
 
-    @torch.no_grad()
+    @no_grad
     def fit_direct(self, model, nominal, validation=None):
         from sklearn.svm import OneClassSVM
         x = nominal.reshape(len(nominal), -1).double().cpu()
         gcn = self.hp["gcn"] > 0 or (self.hp["gcn"] < 0 and nominal.shape[1] == 3)
         if gcn:
-            x = gcn_l1(x)
+            x = nets.gcn_l1_rows(x)
         lo, hi = float(x.min()), float(x.max())
         if hi <= lo:
             hi = lo + 1.0
@@ -162,7 +117,7 @@ class OCSVM(Method):
         else:
             mean, comp = np.zeros(x.shape[1]), np.eye(x.shape[1])
         z = (x - mean) @ comp.T
-        staged = OCSVMModel(x.shape[1], comp.shape[0], 1)
+        staged = nets.OCSVMModel(x.shape[1], comp.shape[0], 1)
         staged.gcn.fill_(1.0 if gcn else 0.0)
         staged.lo.fill_(lo)
         staged.hi.fill_(hi)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import itertools
 
-import torch
+from ..heavy import torch
 
 MODES = ("symmetric", "reflect")
 

@@ -163,4 +163,14 @@ class AutoEncoder(nn.Module):
         return self.decode(self.encoder(x))
 
 
-__all__ = ["backbone", "Classifier", "AutoEncoder", "LeNet", "SmallNet", "MLP"]
+
+
+# networks of single methods, and the larger families (imported after the classes above)
+from .parts import (Centred, GCNMinMax, GeoNet, ITAENet, OCSVMModel, Reconstructor,  # noqa: E402
+                    gcn_l1, gcn_l1_rows)
+from .unet import UNet  # noqa: E402
+from .wrn import WideResNet  # noqa: E402
+
+__all__ = ["backbone", "Classifier", "AutoEncoder", "LeNet", "SmallNet", "MLP", "Centred",
+           "GCNMinMax", "GeoNet", "ITAENet", "OCSVMModel", "Reconstructor", "gcn_l1",
+           "gcn_l1_rows", "UNet", "WideResNet"]

@@ -34,7 +34,7 @@ from .augment import (
     Preprocessing,
 )
 from .base import ImageSet
-from .images import ArrayCache, conform, decode_many, is_image_name
+from .images import ArrayCache, conform, decode_many
 
 MNIST_LIKE = Preprocessing()
 CIFAR_LIKE = Preprocessing(augment=True, mean=CIFAR10_MEAN, std=CIFAR10_STD, pad=4)

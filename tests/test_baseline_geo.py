@@ -303,13 +303,14 @@ def test_geo_plus_trains_with_oe():
     assert metrics["n_oe"] > 0 and np.isfinite(arrays["scores"]).all()
 
 
-# ------------------------------------------------------------------ real MNIST, quick preset
-@pytest.mark.slow
+# ------------------------------------------------------------------ real digits, quick preset
+# The full quick presets on real MNIST digit 0 (AUROC >= 0.90, minutes each) are checked by
+# benchmarks/baselines_mnist.py; here the same presets on the bundled 8x8 handwritten digits.
 @pytest.mark.parametrize("method", ["geo", "geo-plus"])
-def test_quick_preset_separates_mnist_digit_zero(shared_data, method):
+def test_quick_preset_separates_the_digit_zero(method):
     from deepad.config import make_config
     from deepad.experiments import train_run
-    cfg = make_config(dataset="mnist", normal_class=0, oe="none", method=method, preset="quick")
+    cfg = make_config(dataset="digits", normal_class=0, oe="none", method=method, preset="quick")
     det, metrics, arrays = train_run(cfg)
-    assert len(arrays["scores"]) == 10_000
-    assert metrics["auroc"] >= 0.90, metrics["auroc"]
+    assert len(arrays["scores"]) == 719  # the bundled digits' test split
+    assert metrics["auroc"] >= 0.85, metrics["auroc"]

@@ -1,0 +1,132 @@
+"""The sidebar's pickers and the words they show: data sets, OE pools, methods, budgets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from deepad import methods
+from deepad.data import sources
+from deepad.errors import DeepadError
+from ui import stored
+from ui.loads import data_here
+from ui.messages import GLOSSARY, shown_errors
+
+OE_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, "all"]
+BLUR_SIGMAS = [0, 1, 2, 4, 8, 16, 32]
+FAMILY_TITLES = {"unsupervised": "unsupervised", "unsupervised-oe": "unsupervised with OE",
+                 "supervised-oe": "supervised with OE"}
+BUDGETS = ["quick", "paper", "epochs"]
+
+
+def dataset_choices(rows: list | None = None) -> list[str]:
+    """Nominal data sets, the bundled one first (a value from a stale URL falls back to it), then
+    the image folders that stored or opened runs used."""
+    names = [n for n in sources.REGISTRY if n not in sources.OE_ONLY]
+    return (sorted(names, key=lambda n: sources.REGISTRY[n].origin != "bundled")
+            + stored.known_datasets(rows or []))
+
+
+def oe_choices(rows: list | None = None) -> list[str]:
+    """OE pools: the registry's, then the image folders and Tiny Images files that stored or
+    opened runs used (one per content)."""
+    return list(sources.REGISTRY) + stored.known_pools(rows or [])
+
+
+def oe_codec(ds: str | None, oe: str | None, key: str) -> int | None:
+    """RunConfig.oe_jpeg for runs on `ds` with OE `oe`: when the nominal images are stored as JPEG
+    (sources.jpeg_quality) and the OE is natural images, a checkbox, on by default (its URL default
+    is True), makes the OE as a JPEG copy at that quality is made; None otherwise."""
+    if not ds or not oe or oe == "none" or oe.startswith("noise"):
+        return None
+    try:
+        q = sources.jpeg_quality(ds)
+    except DeepadError:  # a bad folder: the page says so where it loads the data
+        return None
+    if q is None:
+        return None
+    on = st.checkbox(f"Give the OE images the data's JPEG codec (quality {q})", key=key,
+                     help=GLOSSARY["OE JPEG"])
+    return q if on else None
+
+
+def dataset_label(name: str) -> str:
+    if name.startswith(("folder:", "tiny-images:")):
+        from deepad.bundle import data_label
+        here = data_here(name)
+        return f"{data_label(name)}{'' if here else ' · not on this machine'}"
+    src = sources.REGISTRY.get(name)
+    if src is None:
+        return name
+    return f"{src.title} · {src.status()}"
+
+
+def method_label(name: str) -> str:
+    """'Unsupervised with OE: HSC' - the paper's grouping first, so the picker reads in groups."""
+    info = methods.info(name)
+    fam = FAMILY_TITLES[info.family]
+    if info.oe == "optional":
+        fam += ", or with OE when OE is given"
+    return f"{fam[0].upper()}{fam[1:]}: {info.title}"
+
+
+def method_choices(oe_only: bool = False) -> list[str]:
+    """Method names grouped as the paper's table: unsupervised, unsupervised with OE,
+    supervised with OE (registry order within a group)."""
+    names = [n for n in methods.names() if not oe_only or methods.info(n).oe != "never"]
+    order = {f: i for i, f in enumerate(methods.FAMILIES)}
+    return sorted(names, key=lambda n: order[methods.info(n).family])
+
+
+def classes_of(dataset: str) -> list[str]:
+    return sources.get(dataset).classes()
+
+
+def nominal_picker(prefix: str, rows: list | None = None) -> tuple[str, list[str]]:
+    """Data set and nominal-class multiselect (keys `{prefix}_dataset`, `{prefix}_classes`).
+    Returns (data set name, its class names)."""
+    ds = st.selectbox("Data set (nominal data)", dataset_choices(rows), key=f"{prefix}_dataset",
+                      format_func=dataset_label)
+    classes = []
+    with shown_errors("data set"):
+        classes = classes_of(ds)
+    if classes:  # keep only classes this data set has (the URL or another data set may differ)
+        key = f"{prefix}_classes"
+        st.session_state[key] = [k for k in st.session_state[key] if k in range(len(classes))] or [0]
+        st.multiselect("Nominal classes", list(range(len(classes))), key=key,
+                       format_func=lambda i: f"{i}: {classes[i]}")
+    return ds, classes
+
+
+def budget_picker(prefix: str) -> None:
+    """Training budget radio and, for 'epochs', the number (keys `{prefix}_budget`, `_epochs`),
+    and the method parameters (`{prefix}_params`)."""
+    st.radio("Training budget", BUDGETS, key=f"{prefix}_budget", horizontal=True,
+             help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
+    if st.session_state[f"{prefix}_budget"] == "epochs":
+        st.number_input("Epochs", min_value=1, max_value=1000, key=f"{prefix}_epochs")
+    st.text_input("Method parameters", key=f"{prefix}_params", placeholder="e.g. pretrain_epochs=5",
+                  help="NAME=VALUE, comma-separated, given to every method that takes it (as "
+                       "--param on the command line); `python -m deepad methods` lists them")
+
+
+def budget_args(prefix: str) -> dict:
+    """make_config's preset/epochs for the chosen budget."""
+    s = st.session_state
+    return {"preset": "paper" if s[f"{prefix}_budget"] == "paper" else "quick",
+            "epochs": int(s[f"{prefix}_epochs"]) if s[f"{prefix}_budget"] == "epochs" else None}
+
+
+def method_params(prefix: str, method: str) -> dict:
+    """The parameters of `{prefix}_params` (Explore: `params`) that `method` takes (DeepadError
+    for bad text)."""
+    from deepad.cli import parse_method_params
+    text = st.session_state.get(f"{prefix}_params" if prefix else "params", "") or ""
+    params = parse_method_params([p.strip() for p in text.replace(";", ",").split(",") if p.strip()])
+    takes = methods.REGISTRY[method].params if method in methods.REGISTRY else {}
+    return {k: v for k, v in params.items() if k in takes}
+
+
+def config_args(prefix: str, method: str) -> dict:
+    """The budget and method parameters of a grid page, for make_config (described without
+    opening the data: check_data=False; training checks them)."""
+    return {**budget_args(prefix), **method_params(prefix, method), "check_data": False}

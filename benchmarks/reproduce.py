@@ -51,6 +51,7 @@ import numpy as np  # noqa: E402
 from deepad import analysis, claims  # noqa: E402
 from deepad.data import sources  # noqa: E402
 from deepad.errors import DeepadError  # noqa: E402
+from deepad.estimate import estimate  # noqa: E402
 from deepad.methods import info as method_info  # noqa: E402
 from deepad.cli import parse_method_params  # noqa: E402
 from deepad.store import RunStore  # noqa: E402
@@ -969,29 +970,6 @@ REPORTS = {"table": report_table, "oe-sizes": report_oe_sizes, "blur": report_bl
 
 # ------------------------------------------------------------------ running
 
-def seconds_per_epoch(store: RunStore) -> dict:
-    """Median train_seconds / epochs of the stored runs per (dataset, method): for estimates."""
-    per = {}
-    if not (store.db_path.exists() or store.runs.exists()):
-        return {}
-    for r in store.query():
-        if r.get("train_seconds") and r.get("epochs"):
-            per.setdefault((r["dataset"], r["method"]), []).append(r["train_seconds"] / r["epochs"])
-    return {k: float(np.median(v)) for k, v in per.items()}
-
-
-def estimate(configs, spe: dict) -> tuple[float, int]:
-    """Seconds to train the configs from the measured seconds per epoch; (seconds, unknown runs)."""
-    total, unknown = 0.0, 0
-    for c in configs:
-        s = spe.get((c.dataset, c.method))
-        if s is None:
-            unknown += 1
-        else:
-            total += s * c.epochs
-    return total, unknown
-
-
 def sweep(plan: Plan, store: RunStore, workers: int, device: str) -> list:
     configs = plan.configs
     total = len(configs)
@@ -1101,20 +1079,13 @@ def main(argv=None) -> int:
 
     store = RunStore()
     if a.dry_run:
-        spe = seconds_per_epoch(store)
+        stored_rows = store.query() if (store.db_path.exists() or store.runs.exists()) else []
         seen = {}
         for p in plans:
             cs = p.configs
             cached = sum(1 for c in cs if c.key in store)
             todo = [c for c in cs if c.key not in store]
-            secs, unknown = estimate(todo, spe)
-            if not todo:
-                est = ""
-            elif unknown == len(todo):
-                est = "; no stored run of these data sets and methods to estimate the time from"
-            else:
-                est = (f"; about {secs / 3600:.1f} h of training at the stored runs' seconds per "
-                       f"epoch" + (f" (and {unknown} runs without a measurement)" if unknown else ""))
+            est = f"; {estimate(todo, stored_rows).text()}" if todo else ""
             epochs = sorted({(c.method, c.epochs) for c in cs})
             print(f"{p.stage:9} {len(cs):5} runs, {cached:5} cached, {len(todo):5} to train{est}  "
                   f"[epochs: {', '.join(f'{m} {e}' for m, e in epochs)}]")
@@ -1123,9 +1094,8 @@ def main(argv=None) -> int:
         if len(plans) > 1:
             cached = sum(1 for k in seen if k in store)
             todo = [c for k, c in seen.items() if k not in store]
-            secs, unknown = estimate(todo, spe)
             print(f"{'all':9} {len(seen):5} distinct runs (stages share some), {cached:5} cached, "
-                  f"{len(todo):5} to train" + (f"; about {secs / 3600:.1f} h" if todo and not unknown
+                  f"{len(todo):5} to train" + (f"; {estimate(todo, stored_rows).text()}" if todo
                                                else ""))
         return 0
 

@@ -397,7 +397,7 @@ def background_jobs(store: RunStore | None = None) -> list[dict]:
             continue
         keys = info["keys"]
         done = sum(1 for k in keys if k in store)
-        out.append({"id": spec.stem, "total": len(keys), "done": done,
+        out.append({"id": spec.stem, "total": len(keys), "done": done, "keys": list(keys),
                     "failed": sum(1 for k in keys if k in failed_keys and k not in store),
                     "running": _alive(pid), "started": info.get("started")})
     return out

@@ -60,7 +60,7 @@ def test_page_computes_missing_points_and_plots_them(page, prefix, by, choice, x
         assert "about 32 OE samples are enough on CIFAR-10" in text
         assert re.search(r"HSC \d+\.\d with 4 vs \d+\.\d with all \([-+]\d+\.\d, 1 class-seed "
                          r"pairs\); BCE \d+\.\d with 4", text)
-        assert re.search(r"within 3 points of all: \*\*(holds|does not hold)\*\*", text)
+        assert re.search(r"at most 3 points under all: \*\*(holds|does not hold)\*\*", text)
     else:
         assert {r["blur_sigma"] for r in rows} == {0.0, 8.0} and {r["oe_size"] for r in rows} == {128}
         assert [i.proto.imgs[0].caption for i in at.get("image")] == ["sigma = 0", "sigma = 8"]

@@ -21,10 +21,10 @@ from ui.messages import GLOSSARY, shown_errors, show_error  # noqa: F401
 from ui.models import use_model  # noqa: F401
 from ui.pickers import (BLUR_SIGMAS, BUDGETS, FAMILY_TITLES, OE_SIZES, budget_args,  # noqa: F401
                         budget_picker, classes_of, config_args, dataset_choices, dataset_label,
-                        method_choices, method_label, method_params, nominal_picker, oe_choices,
-                        oe_codec)
+                        is_path, method_choices, method_families, method_label, method_params,
+                        method_picker, nominal_picker, oe_choices, oe_codec, oe_picker)
 from ui.state import link_notes, url_state, write_url  # noqa: F401
 from ui.stored import results, viewer  # noqa: F401
-from ui.training import (StreamlitProgress, background_controls, device_choice,  # noqa: F401
-                         download_progress, get_runs, grid_rows, needs_download, offer_download,
-                         show_background_jobs)
+from ui.training import (Grid, StreamlitProgress, background_controls,  # noqa: F401
+                         device_choice, download_progress, estimate, get_runs, grid_rows,
+                         needs_download, offer_download, show_background_jobs, train_here)

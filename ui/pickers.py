@@ -26,10 +26,40 @@ def dataset_choices(rows: list | None = None) -> list[str]:
             + stored.known_datasets(rows or []))
 
 
-def oe_choices(rows: list | None = None) -> list[str]:
-    """OE pools: the registry's, then the image folders and Tiny Images files that stored or
-    opened runs used (one per content)."""
-    return list(sources.REGISTRY) + stored.known_pools(rows or [])
+OTHER_FOLDER = "folder:"  # the choice that asks for a path
+
+
+def is_path(value) -> bool:
+    """A data set given by path (an image folder or archive, a Tiny Images file): a link may name
+    one that no stored run used; the pickers offer it."""
+    return isinstance(value, str) and value.startswith(("folder:", "tiny-images:")) and len(value) > 7
+
+
+def oe_choices(rows: list | None = None, current: str | None = None) -> list[str]:
+    """OE pools: the registry's, the image folders and Tiny Images files that stored or opened
+    runs used (one per content), the path a link named, and 'another folder or archive…'."""
+    out = list(sources.REGISTRY) + stored.known_pools(rows or [])
+    if is_path(current) and current not in out:
+        out.append(current)
+    return out + [OTHER_FOLDER]
+
+
+def oe_picker(key: str, rows: list | None = None, label: str = "OE data set") -> str | None:
+    """The OE selectbox (`key`); 'another folder or archive…' asks for its path (`{key}_path`).
+    Returns the OE's name, or None while no path is typed."""
+    choices = oe_choices(rows, st.session_state.get(key))
+    st.selectbox(label, choices, key=key, help=GLOSSARY["OE"],
+                 format_func=lambda n: "another image folder or archive…" if n == OTHER_FOLDER
+                 else dataset_label(n))
+    value = st.session_state[key]
+    if value != OTHER_FOLDER:
+        return value
+    path = st.text_input("OE images: a folder (every image under it) or a .zip / .tar archive",
+                         key=f"{key}_path", placeholder="/path/to/images")
+    if not path.strip():
+        st.caption("Type the path of the OE images to use them.")
+        return None
+    return sources.canonical_name(f"folder:{path.strip()}")
 
 
 def oe_codec(ds: str | None, oe: str | None, key: str) -> int | None:
@@ -61,12 +91,31 @@ def dataset_label(name: str) -> str:
 
 
 def method_label(name: str) -> str:
-    """'Unsupervised with OE: HSC' - the paper's grouping first, so the picker reads in groups."""
-    info = methods.info(name)
-    fam = FAMILY_TITLES[info.family]
-    if info.oe == "optional":
-        fam += ", or with OE when OE is given"
-    return f"{fam[0].upper()}{fam[1:]}: {info.title}"
+    """The method's name, as the paper writes it ('HSC', 'Deep SVDD'): short enough never to be
+    cut off in a picker; its family is in method_families()."""
+    return methods.info(name).title
+
+
+def method_families(names=None) -> str:
+    """'unsupervised: Deep SVDD, ... · unsupervised with OE: HSC, Deep SAD · supervised with OE:
+    BCE, Focal' for the picker's help and caption (the paper's three families)."""
+    names = list(names) if names is not None else methods.names()
+    parts = []
+    for fam in methods.FAMILIES:
+        titles = [methods.info(n).title + (" (OE optional)" if methods.info(n).oe == "optional" else "")
+                  for n in names if methods.info(n).family == fam]
+        if titles:
+            parts.append(f"{FAMILY_TITLES[fam]}: {', '.join(titles)}")
+    return " · ".join(parts)
+
+
+def method_picker(key: str, choices: list[str], label: str = "Methods") -> list[str]:
+    st.multiselect(label, choices, key=key, format_func=method_label,
+                   help="The paper's three families. " + method_families(choices))
+    chosen = st.session_state[key]
+    if chosen:
+        st.caption(method_families(chosen))
+    return chosen
 
 
 def method_choices(oe_only: bool = False) -> list[str]:

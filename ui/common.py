@@ -14,7 +14,7 @@ Only ui/ and views/ (the pages) import streamlit.
 from __future__ import annotations
 
 from deepad import methods  # noqa: F401 - pages ask it for titles
-from ui import stored  # noqa: F401
+from ui import stored, training  # noqa: F401
 from ui.loads import (_detector, _run_data, chart_pngs, data_here, detector, heatmaps,  # noqa: F401
                       run_data, run_version, store, test_images)
 from ui.messages import GLOSSARY, shown_errors, show_error  # noqa: F401

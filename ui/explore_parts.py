@@ -1,4 +1,5 @@
-"""The Explore page's larger sections: scoring an uploaded image and the images behind the numbers."""
+"""The Explore page's sections: its sidebar's data picker, training (with an estimate first), the
+charts and metrics, scoring an image of your own, the images behind the numbers, downloads."""
 
 from __future__ import annotations
 
@@ -6,9 +7,157 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deepad import plots
+from deepad import analysis, make_config, plots
 from deepad.preview import decode_upload, extremes, oe_images
+from deepad.report import html_report
 from ui import common as ui
+
+AUTO_S = 15  # runs that train in less than this (estimated) train by themselves on Explore
+
+
+def nominal(rows) -> tuple[str | None, list]:
+    """Data set (an image folder typed in, or one of a link) and nominal class; (name, classes)."""
+    choices = ui.dataset_choices(rows)
+    if ui.is_path(st.session_state.get("dataset")) and st.session_state["dataset"] not in choices:
+        choices.append(st.session_state["dataset"])
+    ds = st.selectbox("Data set (nominal data)", choices + ["folder:"], key="dataset",
+                      format_func=lambda n: "an image folder…" if n == "folder:" else ui.dataset_label(n))
+    if ds == "folder:":
+        path = st.text_input("Image folder (PATH/<class>/ or PATH/train|test/<class>/)", key="folder")
+        if not path.strip():
+            st.caption("Type the path of a folder of images, one sub-folder per class.")
+            return None, []
+        ds = f"folder:{path.strip()}"
+    classes = []
+    with ui.shown_errors("data set"):
+        classes = ui.classes_of(ds)
+    if classes:
+        if st.session_state.get("normal_class") not in [str(i) for i in range(len(classes))]:
+            st.session_state["normal_class"] = "0"
+        st.selectbox("Nominal class", [str(i) for i in range(len(classes))], key="normal_class",
+                     format_func=lambda i: f"{i}: {classes[int(i)]}")
+    return ds, classes
+
+
+def configs_for(ds: str, oe: str | None, oe_jpeg) -> list:
+    """One config per chosen method (OE settings only for the methods that use OE)."""
+    s, out = st.session_state, []
+    for m in s["methods"]:
+        with ui.shown_errors(ui.method_label(m)):
+            uses_oe = ui.methods.info(m).oe != "never" and oe is not None
+            out.append(make_config(
+                dataset=ds, normal_class=int(s["normal_class"]), oe=oe if uses_oe else "none",
+                oe_size=s["oe_size"] if uses_oe else None,
+                blur_sigma=s["blur_sigma"] if uses_oe else 0, oe_jpeg=oe_jpeg if uses_oe else None,
+                method=m, seed=int(s["seed"]), **ui.config_args("", m)))
+    return out
+
+
+def train_or_load(configs: list, ds: str, box) -> dict:
+    """The stored runs of the configs, training the missing ones when asked (`box`: the
+    sidebar's place for the Train button, its estimate and the confirmation). Runs that train in
+    seconds (estimated) train by themselves, and the page says so."""
+    s = st.session_state
+    have = ui.get_runs(configs, train=False)
+    missing = [c for c in configs if c.key not in have]
+    blocked = ui.stored.data_missing(missing) if missing else None
+    go = False
+    if missing and not ui.viewer() and blocked is None:
+        est = ui.estimate(missing)
+        auto = est.seconds <= AUTO_S and est.measured + est.rough and s.get("budget") == "quick" \
+            and ds == "digits"
+        with box:
+            if s.get("explore_confirm"):
+                st.warning(f"Training {len(missing)} runs takes {est.text()}.")
+                go = st.button(f"Yes, train {len(missing)} runs", key="explore_go", type="primary")
+                if st.button("Cancel", key="explore_cancel") or go:
+                    s["explore_confirm"] = False
+            else:
+                clicked = st.button("Train", type="primary", width="stretch",
+                                    help="train what is not stored; stored runs load at once")
+                st.caption(f"{len(missing)} run(s) to train: {est.text()}"
+                           + (". They train by themselves." if auto else "."))
+                if clicked and est.seconds > ui.training.CONFIRM_S:
+                    s["explore_confirm"] = True
+                    st.rerun()
+                go = clicked or auto
+    if go:
+        ui.train_here(missing, [ui.method_label(c.method) for c in missing])
+    runs = ui.get_runs(configs, train=False) if go else have
+    for k, r in runs.items():
+        r["trained_here"] = k in s.get("_trained_here", ())
+    left = [c for c in configs if c.key not in runs]
+    if left:
+        how = ("this dashboard only shows results (viewer mode)" if ui.viewer() else
+               f"training them needs the data, which are {blocked}" if blocked else
+               "press **Train** in the sidebar")
+        st.info(f"{len(left)} of {len(configs)} runs are not stored yet "
+                f"({', '.join(ui.method_label(c.method) for c in left)}): {how}.")
+        if blocked and ui.needs_download(ds) and not ui.viewer():
+            ui.offer_download(ds)
+    return runs
+
+
+def charts_and_metrics(runs: dict, names: dict, marks: dict, res) -> pd.DataFrame:
+    """ROC curves and score histograms (images, or Plotly with the toggle), then the metrics."""
+    s = st.session_state
+    curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k, r in runs.items()]
+    st.toggle("Interactive charts", key="interactive",
+              help="Zoom and hover (Plotly). Off: the same charts as images, which appear at once; "
+                   "interactive charts load a large chart library first (a few seconds on a slow "
+                   "machine).")
+    left, right = st.columns(2)
+    if s["interactive"]:
+        left.plotly_chart(plots.roc_figure(curves), width="stretch")
+        right.plotly_chart(plots.histogram_figure(curves, marks=marks), width="stretch")
+    else:
+        roc_png, hist_png = ui.chart_pngs(tuple(ui.run_version(k) for k in runs),
+                                          tuple((n, tuple(v)) for n, v in marks.items()), curves)
+        left.image(roc_png, width="stretch")
+        right.image(hist_png, width="stretch")
+    left.caption(ui.GLOSSARY["AUROC"].capitalize() + " — the area under each curve.")
+    right.caption("Where the normal (blue) and anomalous (red) test images fall on each method's "
+                  "score scale, each class scaled to its own height (normal images are often a "
+                  "tenth of the test set); less overlap is better.")
+    table = pd.DataFrame([{
+        "method": names[k], "AUROC": r["metrics"]["auroc"], "AUPRC": r["metrics"]["auprc"],
+        "FPR at 95% TPR": r["metrics"]["fpr_at_95_tpr"],
+        "training time (s)": r["metrics"]["train_seconds"], "epochs": r["config"]["epochs"],
+        "stored": "no, trained now" if r["trained_here"] else "yes", "source": r["source"],
+        "run key": k} for k, r in runs.items()])
+    st.subheader("Metrics")
+    # st.table, not st.dataframe: a static table appears at once, the grid loads a library
+    st.table(table.style.format({"AUROC": "{:.4f}", "AUPRC": "{:.4f}", "FPR at 95% TPR": "{:.4f}",
+                                 "training time (s)": "{:.1f}"}).hide(axis="index"))
+    fresh = [names[k] for k, r in runs.items() if r["trained_here"]]
+    st.caption(" · ".join(f"**{m}**: {ui.GLOSSARY[m]}" for m in ("AUROC", "AUPRC", "FPR at 95% TPR")))
+    loaded = [k for k, r in runs.items() if not r["trained_here"]]
+    st.caption(f"Trained in this session: {', '.join(fresh) or 'none'} · loaded from "
+               f"{ui.stored.source_note(loaded, res) or 'nowhere'}: "
+               f"{', '.join(names[k] for k in loaded) or 'none'}.")
+    return table
+
+
+def downloads(runs: dict, names: dict, marks: dict, table: pd.DataFrame, settings: dict) -> None:
+    """The report (with the view's settings, read now: a download runs outside the script),
+    the metrics and the per-sample scores."""
+    curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k, r in runs.items()]
+    configs = {k: r["config"] for k, r in runs.items()}
+
+    def report():  # built only when the button is pressed (plotly.js makes it ~5 MB)
+        return html_report(
+            "deepad: explore", [("ROC curves", plots.roc_figure(curves)),
+                                ("Score histograms", plots.histogram_figure(curves, marks=marks)),
+                                ("Metrics", table)],
+            config={"settings": settings, "runs": configs},
+            intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Download report (HTML)", report, file_name="deepad-explore.html",
+                       mime="text/html", on_click="ignore")
+    d2.download_button("Metrics (CSV)", table.to_csv(index=False), file_name="deepad-metrics.csv",
+                       mime="text/csv", on_click="ignore")
+    d3.download_button("Per-sample scores (CSV)", lambda: analysis.scores_frame(runs).to_csv(index=False),
+                       file_name="deepad-scores.csv", mime="text/csv", on_click="ignore")
 
 
 def score_your_image(runs: dict, names: dict, ds: str) -> dict:

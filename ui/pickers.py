@@ -146,14 +146,19 @@ def nominal_picker(prefix: str, rows: list | None = None) -> tuple[str, list[str
     return ds, classes
 
 
+def _k(prefix: str, name: str) -> str:
+    """A page's widget key: `{prefix}_{name}`, or `name` on Explore (no prefix)."""
+    return f"{prefix}_{name}" if prefix else name
+
+
 def budget_picker(prefix: str) -> None:
     """Training budget radio and, for 'epochs', the number (keys `{prefix}_budget`, `_epochs`),
     and the method parameters (`{prefix}_params`)."""
-    st.radio("Training budget", BUDGETS, key=f"{prefix}_budget", horizontal=True,
+    st.radio("Training budget", BUDGETS, key=_k(prefix, "budget"), horizontal=True,
              help="quick: a CPU-friendly budget; paper: the paper's epochs; epochs: your number")
-    if st.session_state[f"{prefix}_budget"] == "epochs":
-        st.number_input("Epochs", min_value=1, max_value=1000, key=f"{prefix}_epochs")
-    st.text_input("Method parameters", key=f"{prefix}_params", placeholder="e.g. pretrain_epochs=5",
+    if st.session_state[_k(prefix, "budget")] == "epochs":
+        st.number_input("Epochs", min_value=1, max_value=1000, key=_k(prefix, "epochs"))
+    st.text_input("Method parameters", key=_k(prefix, "params"), placeholder="e.g. pretrain_epochs=5",
                   help="NAME=VALUE, comma-separated, given to every method that takes it (as "
                        "--param on the command line); `python -m deepad methods` lists them")
 
@@ -161,15 +166,16 @@ def budget_picker(prefix: str) -> None:
 def budget_args(prefix: str) -> dict:
     """make_config's preset/epochs for the chosen budget."""
     s = st.session_state
-    return {"preset": "paper" if s[f"{prefix}_budget"] == "paper" else "quick",
-            "epochs": int(s[f"{prefix}_epochs"]) if s[f"{prefix}_budget"] == "epochs" else None}
+    budget = s[_k(prefix, "budget")]
+    return {"preset": "paper" if budget == "paper" else "quick",
+            "epochs": int(s[_k(prefix, "epochs")]) if budget == "epochs" else None}
 
 
 def method_params(prefix: str, method: str) -> dict:
     """The parameters of `{prefix}_params` (Explore: `params`) that `method` takes (DeepadError
     for bad text)."""
     from deepad.cli import parse_method_params
-    text = st.session_state.get(f"{prefix}_params" if prefix else "params", "") or ""
+    text = st.session_state.get(_k(prefix, "params"), "") or ""
     params = parse_method_params([p.strip() for p in text.replace(";", ",").split(",") if p.strip()])
     takes = methods.REGISTRY[method].params if method in methods.REGISTRY else {}
     return {k: v for k, v in params.items() if k in takes}

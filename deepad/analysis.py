@@ -110,6 +110,20 @@ def paper_comparison(table: pd.DataFrame, paper: dict = PAPER_CIFAR10,
     return out
 
 
+def titled_table(rows: list[dict], classes: list[str], methods: list[str], *, paper: bool = False,
+                 with_oe: bool = False, decimals: int = 1) -> pd.DataFrame:
+    """one_vs_rest_table (with paper_comparison when `paper`) as people read it: methods by their
+    titles, the paper's columns as '<title> paper' and '<title> Δ' (ours − paper)."""
+    table = one_vs_rest_table(rows, classes, methods, decimals)
+    if paper:
+        table = paper_comparison(table, with_oe=with_oe, decimals=decimals)
+    names = {}
+    for m in methods:
+        t = method_info(m).title
+        names.update({m: t, m + PAPER_SUFFIX: f"{t} paper", m + DIFF_SUFFIX: f"{t} Δ"})
+    return table.rename(columns=names)
+
+
 def diff_colour(value: float, limit: float = 10.0) -> str:
     """CSS background for a difference in AUROC points: white at 0, deepening to red (worse than
     the paper) or blue (better) at +-`limit` points; empty for NaN."""
@@ -126,7 +140,7 @@ def styled_table(table: pd.DataFrame, decimals: int = 1, limit: float = 10.0):
     columns (see paper_comparison) coloured by diff_colour."""
     num = [c for c in table.columns if c != "nominal class"]
     styler = table.style.format({c: f"{{:.{decimals}f}}" for c in num}, na_rep="")
-    diffs = [c for c in table.columns if c.endswith(DIFF_SUFFIX)]
+    diffs = [c for c in table.columns if c.endswith(DIFF_SUFFIX) or c.endswith(" Δ")]
     if diffs:
         styler = styler.map(lambda v: diff_colour(v, limit), subset=diffs)
     return styler
@@ -160,10 +174,23 @@ def runs_frame(rows: list[dict], datasets=None, methods=None, key_contains: str 
     return df.sort_values("created", ascending=False).reset_index(drop=True)
 
 
+def readable_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """runs_frame as people read it: 'all' where a run used every OE image or class."""
+    out = df.copy()
+    for c in ("oe_size", "oe_classes"):
+        if c in out:
+            out[c] = out[c].astype("string").fillna("all")
+    return out
+
+
+# not differences worth showing when two runs are compared
+_NOT_COMPARED = ("metrics.created", "metrics.versions", "metrics.eval_seconds")
+
+
 def _flat(run: dict) -> dict:
     out = {f"config.{k}": v for k, v in run["config"].items()}
     out.update({f"metrics.{k}": v for k, v in run["metrics"].items()})
-    return out
+    return {k: v for k, v in out.items() if k not in _NOT_COMPARED}
 
 
 def run_diff(a: dict, b: dict, names: tuple[str, str] = ("A", "B")) -> pd.DataFrame:

@@ -98,6 +98,61 @@ def score_paths(run: StoredRun, det: Detector, paths: list[str]) -> Scored:
     return Scored(rows, skipped, converted, x)
 
 
+MAX_UPLOAD_IMAGES = 5000
+MAX_UPLOAD_TOTAL = 500 * 2 ** 20
+
+
+def uploaded_images(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """(name, bytes) of the images among uploaded files; a .zip contributes its image members
+    (names inside it, no paths are written anywhere; at most MAX_UPLOAD_IMAGES images and
+    MAX_UPLOAD_TOTAL bytes unpacked: a bomb is refused)."""
+    import io
+    import zipfile
+    out, total = [], 0
+    for name, data in files:
+        if not name.lower().endswith(".zip"):
+            out.append((name, data))
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                for info in z.infolist():
+                    if info.is_dir() or not is_image_name(info.filename):
+                        continue
+                    total += info.file_size
+                    if total > MAX_UPLOAD_TOTAL or len(out) >= MAX_UPLOAD_IMAGES:
+                        raise DeepadError(f"{name} unpacks to more than {MAX_UPLOAD_IMAGES} images "
+                                          f"or {MAX_UPLOAD_TOTAL // 2 ** 20} MB; score it with "
+                                          f"`python -m deepad score` instead")
+                    out.append((f"{name}/{info.filename}", z.read(info)))
+        except zipfile.BadZipFile:
+            raise DeepadError(f"{name} is not a readable zip file; upload images or a .zip of them") from None
+    if not out:
+        raise DeepadError("no images among the uploaded files; upload PNG or JPEG images or a .zip")
+    return out
+
+
+def score_uploads(run, det: Detector, files: list[tuple[str, bytes]]) -> Scored:
+    """Score uploaded images (or the images of uploaded .zip files) as score_paths does files."""
+    from .preview import decode_upload
+    shape = tuple(det.shape_)
+    imgs, kept, skipped = [], [], []
+    for name, data in uploaded_images(files):
+        try:
+            imgs.append(decode_upload(data, shape)[0])
+            kept.append(name)
+        except DeepadError as e:
+            skipped.append((name, str(e)))
+    if not imgs:
+        raise DeepadError(f"none of the {len(skipped)} files is a readable image (first: "
+                          f"{skipped[0][0]}: {skipped[0][1]})")
+    x = np.stack(imgs)
+    scores = det.score_samples(torch.from_numpy(x))
+    thr = float(run.metrics["threshold_at_95_tpr"])
+    rows = [{"image": p, "score": float(s), "threshold_at_95_tpr": thr,
+             "verdict": "anomalous" if s >= thr else "normal"} for p, s in zip(kept, scores)]
+    return Scored(rows, skipped, len(kept), x)
+
+
 def heatmap(det: Detector, image: np.ndarray, *, samples: int = 16, noise: float = 0.1,
             seed: int = 0) -> np.ndarray:
     """Where the model looks: SmoothGrad saliency of the anomaly score.
@@ -113,7 +168,7 @@ def heatmap(det: Detector, image: np.ndarray, *, samples: int = 16, noise: float
     from .train import _eval_view
     model, method = det.model_, det.method_
     model.eval()
-    x = _eval_view(torch.from_numpy(np.ascontiguousarray(image))[None].to(det.device_), det.prep_)
+    x = _eval_view(torch.from_numpy(np.array(image))[None].to(det.device_), det.prep_)
     g = torch.Generator(device=x.device).manual_seed(seed)
     scale = float(x.max() - x.min()) or 1.0
     total = torch.zeros_like(x)

@@ -73,25 +73,30 @@ def histogram_figure(runs: list[dict], marks: dict | None = None, bins: int = 40
     runs: dicts with `name`, `labels`, `scores`. Scores of different methods live on different
     scales, so each panel shows the score's percentile among that run's test scores (0 = most
     normal, 100 = most anomalous), a shared axis across panels. marks: {run name: [(label, score)]}
-    draws vertical lines (e.g. an uploaded image)."""
+    draws vertical lines (e.g. an uploaded image). Each class is drawn as a share of its own
+    images, so the normal images show whatever their proportion of the test set."""
     n = max(1, len(runs))
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[r["name"] for r in runs] or [""])
     for i, r in enumerate(runs, start=1):
         centres, counts, pct_of = percentile_histograms(r["scores"], r["labels"], bins)
         for lab, name, col in ((0, "normal test images", "#1f77b4"), (1, "anomalies", "#d62728")):
-            fig.add_trace(go.Bar(x=centres, y=counts[lab], width=100 / bins,
-                                 name=name, marker_color=col, opacity=0.6, showlegend=(i == 1),
-                                 legendgroup=name, hovertemplate="%{y} images<extra>" + name + "</extra>"),
+            total = max(1, int(counts[lab].sum()))
+            fig.add_trace(go.Bar(x=centres, y=100 * np.asarray(counts[lab]) / total, width=100 / bins,
+                                 name=f"{name} ({total:,})", marker_color=col, opacity=0.55,
+                                 showlegend=(i == 1), legendgroup=name, customdata=counts[lab],
+                                 hovertemplate="%{customdata} images (%{y:.1f}%)<extra>" + name
+                                               + "</extra>"),
                           row=i, col=1)
         for label, score in (marks or {}).get(r["name"], []):
             fig.add_vline(x=pct_of(score), line=dict(color="black", width=2, dash="dash"), row=i, col=1,
-                          annotation_text=label, annotation_position="top")
+                          annotation_text=label, annotation_position="top left",
+                          annotation_bgcolor="rgba(255,255,255,0.8)")
     fig.update_layout(barmode="overlay", height=170 * n + 90, title="Anomaly scores of the test images",
                       margin=dict(l=50, r=20, t=70, b=50), legend=dict(orientation="h", y=1.02,
                                                                         yanchor="bottom", x=0))
     fig.update_xaxes(title_text="score percentile (0 = most normal, 100 = most anomalous)", row=n, col=1)
-    fig.update_yaxes(title_text="images")
+    fig.update_yaxes(title_text="% of class")
     return fig
 
 

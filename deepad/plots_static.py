@@ -43,7 +43,9 @@ def roc_static(curves: list[dict]):
 
 def histogram_static(runs: list[dict], marks: dict | None = None, bins: int = 40):
     """A matplotlib Figure: per run, the score-percentile histograms of normal and anomalous test
-    images on a shared axis (as deepad.plots.histogram_figure), marks as dashed lines."""
+    images on a shared axis (as deepad.plots.histogram_figure), each class as a share of its own
+    images (normal images are often a tenth of the test set), marks as dashed lines labelled
+    inside the panel (clear of the legend)."""
     plt = _pyplot()
     n = max(1, len(runs))
     fig, axes = plt.subplots(n, 1, figsize=(6.4, 1.7 * n + 1.1), dpi=100, sharex=True, squeeze=False)
@@ -51,13 +53,17 @@ def histogram_static(runs: list[dict], marks: dict | None = None, bins: int = 40
     for ax, r in zip(axes[:, 0], runs):
         centres, counts, pct_of = percentile_histograms(r["scores"], r["labels"], bins)
         for lab, name, col in ((0, "normal test images", "#1f77b4"), (1, "anomalies", "#d62728")):
-            ax.bar(centres, counts[lab], width=width, color=col, alpha=0.6, label=name)
+            total = max(1, counts[lab].sum())
+            ax.bar(centres, 100 * counts[lab] / total, width=width, color=col, alpha=0.55,
+                   label=f"{name} ({int(counts[lab].sum()):,})")
         for label, score in (marks or {}).get(r["name"], []):
-            ax.axvline(pct_of(score), color="black", ls="--", lw=2)
-            ax.annotate(label, (pct_of(score), 1), xycoords=("data", "axes fraction"),
-                        ha="center", va="bottom", fontsize=8)
+            x = pct_of(score)
+            ax.axvline(x, color="black", ls="--", lw=2)
+            ax.annotate(f" {label}", (x, 0.92), xycoords=("data", "axes fraction"),
+                        ha="left" if x < 70 else "right", va="top", fontsize=8,
+                        bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
         ax.set_title(r["name"], fontsize=10, loc="left")
-        ax.set_ylabel("images")
+        ax.set_ylabel("% of class")
     axes[-1, 0].set_xlabel("score percentile (0 = most normal, 100 = most anomalous)")
     axes[-1, 0].set_xlim(0, 100)
     axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, fontsize=8, frameon=False,

@@ -58,5 +58,6 @@ def decode_upload(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
         side = max(h, 1)
         a = decode(io.BytesIO(data), c, side)
     except ValueError as e:
-        raise DeepadError(f"this file is not a readable image ({e}); upload a PNG or JPEG") from None
+        why = str(e).split(": ", 1)[-1] if "<_io." in str(e) else str(e)
+        raise DeepadError(f"this file is not a readable image ({why}); upload a PNG or JPEG") from None
     return conform(torch.from_numpy(np.array(a[None])), c, h).numpy()

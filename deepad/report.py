@@ -11,6 +11,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 
+def _number(v: float) -> str:
+    """At most 4 decimals, without trailing zeros (99.7, not 99.7000; 0.9123)."""
+    return f"{v:.4f}".rstrip("0").rstrip(".")
+
+
 def html_report(title: str, sections: list[tuple[str, object]], config: dict | None = None,
                 intro: str = "") -> str:
     """sections: (heading, content) with content a plotly Figure, a pandas DataFrame, or text."""
@@ -22,7 +27,7 @@ def html_report(title: str, sections: list[tuple[str, object]], config: dict | N
                                          config={"displaylogo": False}))
             first_fig = False
         elif isinstance(content, pd.DataFrame):
-            parts.append(content.to_html(index=False, float_format=lambda v: f"{v:.4f}",
+            parts.append(content.to_html(index=False, float_format=_number, na_rep="",
                                          border=0, classes="table"))
         else:
             parts.append(f"<p>{html.escape(str(content))}</p>")

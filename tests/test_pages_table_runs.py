@@ -73,15 +73,16 @@ def test_table_shows_the_stored_aurocs_and_their_mean(store, via):
         at.run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value.set_index("nominal class")
-    assert list(table.columns) == ["hsc", "bce"] and len(table) == 11
-    for m in ("hsc", "bce"):
+    assert list(table.columns) == ["HSC", "BCE"] and len(table) == 11
+    for m, title in (("hsc", "HSC"), ("bce", "BCE")):
         aurocs = [store.get(tiny(k, m).key).metrics["auroc"] for k in (0, 1)]
-        assert table.loc[["0", "1"], m].tolist() == [np.round(100 * a, 1) for a in aurocs]
-        assert table.loc["mean", m] == np.round(np.mean([100 * a for a in aurocs]), 1)
-        assert table.loc[[str(k) for k in range(2, 10)], m].isna().all()
+        assert table.loc[["0", "1"], title].tolist() == [np.round(100 * a, 1) for a in aurocs]
+        assert table.loc["mean", title] == np.round(np.mean([100 * a for a in aurocs]), 1)
+        assert table.loc[[str(k) for k in range(2, 10)], title].isna().all()
     assert any("16 of 20 cells missing" in i.value for i in at.info)
-    assert [b.label for b in at.button if b.label != "Show"] == ["Compute missing cells",
-                                           "Run the 16 missing runs in the background"]
+    labels = [b.label for b in at.button if b.label != "Show"]
+    assert labels[0].startswith("Compute the missing cells (16 of 20 runs, about ")
+    assert labels[1:] == ["Run the 16 missing runs in the background"]
     assert at.query_params["tab_oe_size"] == "64" and at.query_params["tab_methods"] == "hsc,bce"
 
 
@@ -91,8 +92,8 @@ def test_table_on_cifar10_sets_the_papers_numbers_beside_ours(store, shared_data
     at = app("views/table.py", tab_dataset="cifar10", tab_methods="hsc,ae")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert list(table.columns) == ["nominal class", "hsc", "hsc paper", "hsc ours − paper", "ae"]
-    assert table["hsc paper"].tolist() == deepad.analysis.PAPER_CIFAR10["hsc"] + [95.9]
+    assert list(table.columns) == ["nominal class", "HSC", "HSC paper", "HSC Δ", "Autoencoder"]
+    assert table["HSC paper"].tolist() == deepad.analysis.PAPER_CIFAR10["hsc"] + [95.9]
     assert any("80 Million Tiny Images" in c.value for c in at.caption)
 
 

@@ -41,7 +41,10 @@ def test_histogram_png_counts_match_the_plotly_figure_and_marks_are_drawn():
         assert ax.get_title(loc="left") == runs[i]["name"]
         heights = [[p.get_height() for p in c] for c in ax.containers]
         assert heights == [list(bars[2 * i].y), list(bars[2 * i + 1].y)]
-        assert sum(heights[0]) == 300 and sum(heights[1]) == 700
+        # each class as a share of its own images: both sum to 100% whatever their sizes
+        assert sum(heights[0]) == pytest.approx(100) and sum(heights[1]) == pytest.approx(100)
+        assert list(bars[2 * i].customdata).count(0) < 40 and sum(bars[2 * i].customdata) == 300
+        assert sum(bars[2 * i + 1].customdata) == 700
     dashed = [ln for ln in fig.axes[1].get_lines() if ln.get_linestyle() == "--"]
     assert len(dashed) == 1 and dashed[0].get_xdata()[0] == pytest.approx(50.0, abs=0.2)
     assert not [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]

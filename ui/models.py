@@ -8,11 +8,28 @@ from ui.messages import shown_errors
 
 
 def use_model(key: str) -> None:
-    """Download a run's model (TorchScript, preprocessing folded in) and score a folder with it."""
+    """Download a run's model (TorchScript, preprocessing folded in), and score uploaded images
+    (or a .zip of them) or a folder on the server with it."""
     import pandas as pd
 
-    from deepad.inference import export_bytes, load_run, score_paths
+    from deepad.inference import export_bytes, load_run, score_paths, score_uploads
     st.markdown("**Use this model on new images**")
+    ups = st.file_uploader("Score images: upload them, or a .zip of them", accept_multiple_files=True,
+                           key=f"score_upload_{key}",
+                           help="each image gets its anomaly score and a verdict at the run's "
+                                "threshold (95% of the test anomalies caught)")
+    if ups:
+        with shown_errors("scoring"), st.spinner("scoring …"):
+            run, det = load_run(key)
+            res = score_uploads(run, det, [(u.name, u.getvalue()) for u in ups])
+            if res.skipped:
+                st.warning(f"skipped {len(res.skipped)} file(s) that are not images, e.g. "
+                           f"{res.skipped[0][0]}")
+            df = pd.DataFrame(res.rows).sort_values("score", ascending=False)
+            st.dataframe(df, hide_index=True, width="stretch")
+            st.download_button("Scores (CSV)", df.to_csv(index=False),
+                               file_name="deepad-upload-scores.csv", mime="text/csv",
+                               key=f"upload_csv_{key}", on_click="ignore")
     c1, c2 = st.columns([1, 2])
 
     def model_bytes():
@@ -21,7 +38,7 @@ def use_model(key: str) -> None:
     c1.download_button("Download model (TorchScript)", model_bytes, file_name=f"deepad-{key}.pt",
                        help="scores raw uint8 images (N, C, H, W) with plain torch: "
                             "torch.jit.load(path)(images); higher = more anomalous")
-    folder = c2.text_input("Score a folder of images", key=f"score_folder_{key}",
+    folder = c2.text_input("… or a folder of images on this server", key=f"score_folder_{key}",
                            placeholder="/path/to/images")
     if folder and c2.button("Score", key=f"score_btn_{key}"):
         with shown_errors("scoring"), st.spinner("scoring …"):

@@ -84,15 +84,20 @@ else:
     shown = analysis.runs_frame(rows, s["runs_datasets"], s["runs_methods"], s["runs_text"])
     table_key = f"runs_table_{s.get('runs_version', 0)}"
     st.caption(f"{len(shown)} of {len(rows)} runs; click a column header to sort.")
-    st.dataframe(shown, hide_index=True, width="stretch", key=table_key,
+    TEXT = st.column_config.TextColumn
+    st.dataframe(analysis.readable_runs(shown), hide_index=True, width="stretch", key=table_key,
                  on_select=partial(_picked, table_key, list(shown["key"])), selection_mode="multi-row",
-                 column_config={"auroc": NUM("AUROC", format="%.4f", help=ui.GLOSSARY["AUROC"]),
+                 column_config={"key": TEXT("run key"), "dataset": TEXT("data set"),
+                                "normal_class": NUM("class"), "oe": TEXT("OE"),
+                                "oe_size": TEXT("OE images", help="all: every image of the OE set"),
+                                "oe_classes": TEXT("OE classes", help="all: every class of the OE set"),
+                                "blur_sigma": NUM("blur σ"),
+                                "auroc": NUM("AUROC", format="%.4f", help=ui.GLOSSARY["AUROC"]),
                                 "auprc": NUM("AUPRC", format="%.4f", help=ui.GLOSSARY["AUPRC"]),
                                 "fpr_at_95_tpr": NUM("FPR at 95% TPR", format="%.4f",
                                                      help=ui.GLOSSARY["FPR at 95% TPR"]),
                                 "train_seconds": NUM("training time (s)", format="%.1f"),
-                                "oe_size": NUM(help="empty: all images of the OE set"),
-                                "oe_classes": NUM(help="empty: all classes of the OE set")})
+                                "created": st.column_config.DatetimeColumn("stored (UTC)")})
     label = {r["key"]: f"{r['key']} · {r['method']} · {r['dataset']} class {r['normal_class']}"
                        + ("" if r["source"] == "local store" else f" · {r['source']}")
              for r in rows}
@@ -120,7 +125,11 @@ if len(runs) == 1:
     left, right = st.columns(2)
     left.plotly_chart(plots.roc_figure([{"name": r["config"]["method"], "labels": r["labels"],
                                          "scores": r["scores"]}]), width="stretch")
-    right.plotly_chart(plots.loss_figure(r["history"]), width="stretch")
+    if len(r["history"]) > 1:
+        right.plotly_chart(plots.loss_figure(r["history"]), width="stretch")
+    else:  # a method fitted in one step (kernel SVDD / OC-SVM): no curve to draw
+        right.metric("training objective (fitted in one step)", f"{r['history'][0]:.4g}"
+                     if r["history"] else "n/a")
     left.markdown("**Configuration**")
     left.json(r["config"])
     right.markdown("**Metrics**")
@@ -131,9 +140,11 @@ elif len(runs) == 2:
     (ka, a), (kb, b) = runs.items()
     st.subheader(f"Compare {ka} and {kb}")
     left, right = st.columns(2)
-    left.plotly_chart(plots.roc_figure([{"name": f"{k} {r['config']['method']}", "labels": r["labels"],
-                                         "scores": r["scores"]} for k, r in runs.items()]),
-                      width="stretch")
+    left.plotly_chart(plots.roc_figure([{"name": f"{ui.method_label(r['config']['method'])}, class "
+                                                 f"{r['config']['normal_class']}, seed {r['config']['seed']}"
+                                                 + (f" ({k[:6]})" if a['config']['method'] == b['config']['method'] else ""),
+                                         "labels": r["labels"], "scores": r["scores"]}
+                                        for k, r in runs.items()]), width="stretch")
     right.markdown("**Where they differ** (config and metrics)")
     right.dataframe(analysis.run_diff(a, b, names=(ka, kb)), hide_index=True,
                     width="stretch")

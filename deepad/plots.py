@@ -188,9 +188,10 @@ def toy_figure(result, clickable: bool = False) -> go.Figure:
     for j, m in enumerate(methods, start=1):
         f = result.fits[m]
         if f is None:
-            fig.add_annotation(text="needs at least one OE point", showarrow=False,
-                               xref=f"x{j if j > 1 else ''} domain", yref=f"y{j if j > 1 else ''} domain",
-                               x=0.5, y=0.5)
+            fig.add_annotation(text="trains only with OE points:<br>add some in the sidebar",
+                               showarrow=False, xref=f"x{j if j > 1 else ''} domain",
+                               yref=f"y{j if j > 1 else ''} domain", x=0.5, y=0.97, yanchor="top",
+                               bgcolor="rgba(255,255,255,0.85)", font=dict(size=11))
         else:
             # rank-transform so every method's landscape uses the whole colour range
             ranks = np.argsort(np.argsort(f.scores.ravel())).reshape(f.scores.shape) / f.scores.size
@@ -213,8 +214,8 @@ def toy_figure(result, clickable: bool = False) -> go.Figure:
                           row=1, col=j)
     fig.update_xaxes(range=[-4, 4], showgrid=False, zeroline=False)
     fig.update_yaxes(range=[-4, 4], showgrid=False, zeroline=False, scaleanchor="x")
-    fig.update_layout(height=430, margin=dict(l=20, r=20, t=50, b=20),
-                      legend=dict(orientation="h", y=-0.05))
+    fig.update_layout(height=470, margin=dict(l=20, r=20, t=50, b=70),
+                      legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
     return fig
 
 

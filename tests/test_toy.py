@@ -55,7 +55,7 @@ def test_without_oe_only_the_unsupervised_method_trains():
     assert res.fits["deep-svdd"] is not None
     fig = plots.toy_figure(res)
     assert sum(t.type == "contour" for t in fig.data) == 2  # Deep SVDD's landscape + boundary
-    assert any("needs at least one OE point" in a.text for a in fig.layout.annotations)
+    assert any("trains only with OE points" in a.text for a in fig.layout.annotations)
 
 
 def test_figures_have_a_landscape_and_a_boundary_per_method(blob):

@@ -161,35 +161,46 @@ def downloads(runs: dict, names: dict, marks: dict, table: pd.DataFrame, setting
 
 
 def score_your_image(runs: dict, names: dict, ds: str) -> dict:
-    """Upload an image (or pick a test image), show its score and heatmap under each model.
-    Returns histogram marks {method title: [(label, score)]}."""
+    """Upload an image (or pick a test image): each model's verdict at its run's threshold (95%
+    of the test anomalies caught), its score as a percentile of the test scores (the methods'
+    scores live on different scales), and where it looks. Returns histogram marks
+    {method title: [(label, score)]}."""
     marks, rows = {}, []
     with st.expander("Score your own image", expanded=False):
         up = st.file_uploader("An image (PNG, JPEG, ...)", type=None)
         n_test = len(next(iter(runs.values()))["labels"])
-        pick = st.number_input("… or a test image by index", min_value=-1, max_value=n_test - 1,
-                               value=-1, help="-1: none")
+        pick = st.selectbox("… or a test image", [None] + list(range(n_test)), key="explore_pick",
+                            format_func=lambda i: "none" if i is None else f"test image {i}")
         picked = None
-        with ui.shown_errors("upload"):
+        with ui.shown_errors("your image"):
             shape = ui.test_images(ds).shape[1:]
             if up is not None:
                 picked = ("your image", decode_upload(up.getvalue(), shape))
-            elif pick >= 0:
+            elif pick is not None:
                 picked = (f"test image {pick}", ui.test_images(ds)[[int(pick)]])
         if picked is None:
             return marks
         st.image(plots.image_grid(picked[1], cols=1), caption=picked[0], width=128)
-        with ui.shown_errors("heatmaps"):
-            st.image([ui.heatmaps(k, picked[1])[0] for k in runs], width=150,
-                     caption=[f"where {names[k]} looks" for k in runs])
         for k, r in runs.items():
             with ui.shown_errors(names[k]):
                 score = float(ui.detector(k).score_samples(picked[1])[0])
+                thr = r["metrics"].get("threshold_at_95_tpr")
                 marks[names[k]] = [(picked[0], score)]
-                rows.append({"method": names[k], "score": score,
-                             "more anomalous than (% of test images)": 100 * np.mean(r["scores"] <= score)})
+                rows.append({"method": names[k],
+                             "verdict": "—" if thr is None else ("anomalous" if score >= thr else "normal"),
+                             "more anomalous than": f"{100 * np.mean(r['scores'] < score):.0f}% of the test images",
+                             "score": score, "threshold": thr})
         if rows:
-            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            st.dataframe(pd.DataFrame(rows), hide_index=True,
+                         column_config={"score": st.column_config.NumberColumn(format="%.4g"),
+                                        "threshold": st.column_config.NumberColumn(format="%.4g")})
+            st.caption("The verdict: anomalous when the score reaches the run's threshold, the score "
+                       "at which it catches 95% of the test anomalies. Each method scores on its "
+                       "own scale; the percentile compares the image with that method's test scores.")
+        with ui.shown_errors("heatmaps"):
+            st.image([ui.heatmaps(k, picked[1])[0] for k in runs if runs[k].get("has_weights", True)],
+                     width=150, caption=[f"where {names[k]} looks" for k in runs
+                                         if runs[k].get("has_weights", True)])
     return marks
 
 

@@ -10,10 +10,14 @@ from ui import common as ui
 OE_COUNTS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256]
 DEFAULTS = {"toy_shape": "moons", "toy_oe": 16, "toy_spread": 2.0, "toy_fpr": 5, "toy_seed": 0,
             "toy_added": ""}
-ui.url_state(DEFAULTS, options={"toy_shape": list(SHAPES), "toy_oe": OE_COUNTS})
+ui.url_state(DEFAULTS, options={"toy_shape": list(SHAPES), "toy_oe": OE_COUNTS,
+                                "toy_fpr": [1, 5, 10, 20]},
+             ranges={"toy_spread": (0.5, 4.0), "toy_seed": (0, 10_000)})
 s = st.session_state
+s["toy_spread"] = round(float(s["toy_spread"]) * 4) / 4  # the slider's steps
 
 st.title("The idea: a few example anomalies change the boundary")
+ui.link_notes()
 st.markdown(
     "Blue points are **normal** data. An **unsupervised** detector (Deep SVDD) only sees them and "
     "draws a tight region around them. Add a few **example anomalies** (outlier exposure, red "

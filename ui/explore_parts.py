@@ -126,6 +126,12 @@ def charts_and_metrics(runs: dict, names: dict, marks: dict, res) -> pd.DataFram
         "stored": "no, trained now" if r["trained_here"] else "yes", "source": r["source"],
         "run key": k} for k, r in runs.items()])
     st.subheader("Metrics")
+    small = [r["metrics"] for r in runs.values() if r["metrics"].get("n_test", 10 ** 9) < 200]
+    if small:
+        n = small[0]["n_test"]
+        st.warning(f"These AUROCs come from only {n} test images: with so few, one image moves "
+                   f"them by several points, so compare them with care (give every class more "
+                   f"images, or a PATH/train and PATH/test split).")
     # st.table, not st.dataframe: a static table appears at once, the grid loads a library
     st.table(table.style.format({"AUROC": "{:.4f}", "AUPRC": "{:.4f}", "FPR at 95% TPR": "{:.4f}",
                                  "training time (s)": "{:.1f}"}).hide(axis="index"))

@@ -27,8 +27,14 @@ def offer_download(name: str) -> None:
                f"Download it, or pick the bundled 8x8 digits or an image folder.")
     if st.button(f"Download {src.title}", key=f"download_{name}"):
         bar = st.progress(0.0, text=f"Downloading {src.title} into {sources.data_root()} …")
-        with shown_errors("download"):
-            src.ensure(progress=download_progress(bar, src.title))
+        done = False
+        with shown_errors(f"{src.title} could not be downloaded"):
+            try:
+                src.ensure(progress=download_progress(bar, src.title))
+                done = True
+            finally:
+                if not done:
+                    bar.empty()  # no bar stuck at 0 under the message
             bar.progress(1.0, text=f"{src.title}: downloaded")
             st.success(f"{src.title} is ready.")
             st.rerun()
@@ -60,6 +66,10 @@ class StreamlitProgress(deepad.Callback):
         self.label = label
         self.bar = st.progress(0.0, text=f"{label}: waiting")
         self.loss, self.epoch, self.last = None, 0, 0.0
+
+    def data(self, msg: str, fraction) -> None:
+        """Data loading before training (sources.data_progress): e.g. a first decode."""
+        self.bar.progress(min(1.0, fraction or 0.0), text=f"{self.label}: {msg}")
 
     def on_fit_start(self, det, total):
         self.total, self.t0 = total, time.perf_counter()
@@ -96,8 +106,9 @@ def get_runs(configs: list, *, train: bool, labels: list[str] | None = None) -> 
             data = run_data(cfg.key, res)
         if data is None and train:
             with shown_errors(f"{label} could not be trained"):
-                got = deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)],
-                                          device=device_choice())
+                bar = StreamlitProgress(label)
+                with sources.data_progress(bar.data):
+                    got = deepad.get_or_train(cfg, callbacks=[bar], device=device_choice())
                 if not got.cached:  # another session may have trained it while this one waited
                     st.session_state.setdefault("_trained_here", set()).add(cfg.key)
                 data = run_data(cfg.key, res)
@@ -133,8 +144,9 @@ def train_here(configs: list, labels: list[str], *, on_stored=None) -> None:
     est = estimate(configs).seconds
     for i, (cfg, label) in enumerate(zip(configs, labels)):
         with shown_errors(f"{label} could not be trained"):
-            got = deepad.get_or_train(cfg, callbacks=[StreamlitProgress(label)],
-                                      device=device_choice())
+            bar = StreamlitProgress(label)
+            with sources.data_progress(bar.data):
+                got = deepad.get_or_train(cfg, callbacks=[bar], device=device_choice())
             if not got.cached:
                 st.session_state.setdefault("_trained_here", set()).add(cfg.key)
             if on_stored:

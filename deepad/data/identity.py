@@ -203,7 +203,7 @@ def fingerprint(kind: str, path: str, exclude: str | None = None, progress=None)
     path = os.path.abspath(path)
     if kind == "folder":
         if not os.path.isdir(path):
-            raise DataError(f"image folder {path} does not exist; fix the path after 'folder:'")
+            raise DataError(f"image folder {path} does not exist; check the folder's path")
         sig, dirs, files, stats = _signature_folder(path)
     else:
         if not os.path.isfile(path):

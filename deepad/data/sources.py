@@ -44,8 +44,31 @@ PROFILES = {"mnist": MNIST_LIKE, "cifar": CIFAR_LIKE, "imagenet": IMAGENET_LIKE}
 
 
 
+_LISTENERS = threading.local()
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+    for fn in getattr(_LISTENERS, "fns", ()):
+        fn(msg, None)
+
+
+@contextlib.contextmanager
+def data_progress(fn):
+    """Route this thread's data-loading messages to fn(message, fraction or None), e.g. a
+    progress bar in a page: the first decode of a data set (60,000 CIFAR-10 images) takes a
+    while and should say so where the user looks."""
+    fns = getattr(_LISTENERS, "fns", ())
+    _LISTENERS.fns = fns + (fn,)
+    try:
+        yield
+    finally:
+        _LISTENERS.fns = fns
+
+
+def _progress(msg: str, fraction: float) -> None:
+    for fn in getattr(_LISTENERS, "fns", ()):
+        fn(msg, fraction)
 
 
 # --------------------------------------------------------------------------- pools (OE role)
@@ -484,7 +507,7 @@ class FolderSource(Source):
                             f"holds the images")
         if not self.path.is_dir():
             raise DataError(f"image folder {self.path} does not exist; "
-                            f"fix the path after 'folder:' (it is resolved from {Path.cwd()})")
+                            f"check the folder's path (a relative path starts at {Path.cwd()})")
 
     def check_nominal(self):
         """Raise DataError unless the folder can be nominal data (at least 2 classes); cheap."""
@@ -601,7 +624,13 @@ class FolderSource(Source):
 
         def decode_now():
             _log(f"decoding {len(paths)} images in {self.path} (once; cached afterwards) ...")
-            images, ok, bad = decode_many(paths, shape[0], shape[1], draft=draft)
+            done = [0]
+
+            def step(n):
+                done[0] += n
+                _progress(f"decoding {len(paths):,} images of {self.path.name} (once; cached "
+                          f"afterwards): {done[0]:,} done", done[0] / max(1, len(paths)))
+            images, ok, bad = decode_many(paths, shape[0], shape[1], draft=draft, progress=step)
             if bad:
                 shown = "; ".join(f"{p}: {why}" for p, why in bad[:5])
                 more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
@@ -656,7 +685,7 @@ class TinyImagesSource(Source):
             raise DataError(f"{self.path} is a folder; give 'tiny-images:' the path of the binary "
                             f"file (tiny_images.bin)")
         if not self.path.is_file():
-            raise DataError(f"80M Tiny Images file {self.path} does not exist; fix the path after "
+            raise DataError(f"80M Tiny Images file {self.path} does not exist; check the path after "
                             f"'tiny-images:'")
         size = self.path.stat().st_size
         if size == 0 or size % 3072:

@@ -183,7 +183,7 @@ def oe_jpeg_for(a, dataset: str, oe: str) -> int | None:
     MNIST or the CIFAR-10 pickles), for natural (not noise) OE."""
     if oe == "none" or oe.startswith("noise"):
         return None
-    return sources.oe_jpeg_setting(a.oe_jpeg, dataset)
+    return sources.oe_jpeg_setting(a.oe_jpeg, dataset, oe)
 
 
 def _params(a, methods) -> dict:

@@ -355,7 +355,7 @@ def probe_workers(rd, cfg, candidates, cores, dev, steps, warmup):
 def bench_dataset(ds, a, dev, cores):
     data = Path(os.environ["DEEPAD_DATA"])
     oe = f"folder:{data / 'tiny-imagenet-200-val' / 'images'}"
-    q = sources.oe_jpeg_setting(a.oe_jpeg, ds)
+    q = sources.oe_jpeg_setting(a.oe_jpeg, ds, oe)
     cfg = make_config(dataset=ds, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
                       method="hsc", epochs=a.epochs, seed=a.seed, oe_jpeg=q)
     task = build_task(cfg)

@@ -156,18 +156,36 @@ def cmd_datasets(a) -> int:
         rows.append({"name": name, "status": src.status(), "role": role,
                      "n_classes": len(classes), "classes": classes,
                      "where": str(src.where()) if src.where() else None, "note": src.note})
+    for name in sources.found_folders():  # folders and archives under the data root
+        src = sources.get(name)
+        try:
+            paths, _, _, classes = src._files()
+            note = (f"{'archive' if src.is_archive else 'image folder'}, {len(paths):,} images; "
+                    f"as OE give --oe {name}")
+        except DeepadError as e:
+            classes, note = [], str(e)
+        rows.append({"name": name, "status": "on disk", "role": "nominal or OE",
+                     "n_classes": len(classes), "classes": classes, "where": str(src.path),
+                     "note": note})
     if a.json:
         print(json.dumps(rows), file=_STDOUT[0])
         return 0
     print(f"{'name':<16}{'status':<16}{'role':<15}classes")
     for r in rows:
+        if r["name"].startswith("folder:"):
+            continue
         cls = ", ".join(r["classes"][:6]) + (" ..." if r["n_classes"] > 6 else "")
         print(f"{r['name']:<16}{r['status']:<16}{r['role']:<15}{r['n_classes']:>3}: {cls}")
         if r["where"]:
             print(f"{'':<16}{'':<16}{'':<15}     at {r['where']}")
+    found = [r for r in rows if r["name"].startswith("folder:")]
+    if found:
+        print("\nFound under the data root (DEEPAD_DATA):")
+        for r in found:
+            print(f"  {r['name']}\n      {r['n_classes']} classes; {r['note']}")
     print()
-    print("Also: folder:PATH (image folders: PATH/train|test/<class>/ or PATH/<class>/; as OE, all "
-          "images under PATH)")
+    print("Also: folder:PATH (image folders: PATH/train|test/<class>/ or PATH/<class>/, or a .zip "
+          "or .tar of the same; as OE, all images under PATH)")
     print("      tiny-images:PATH[,exclude=FILE] (the 80 Million Tiny Images binary; OE only)")
     print(f"Data root (DEEPAD_DATA): {sources.data_root()}; data sets that need a download are "
           f"fetched there on first use.")

@@ -74,6 +74,10 @@ def oe_codec(ds: str | None, oe: str | None, key: str) -> int | None:
         return None
     if q is None:
         return None
+    if sources.carries_codec(oe, ds):
+        st.caption(f"The OE images are already stored as JPEG at quality {q}, at the data's size: "
+                   f"they get no second encoding.")
+        return None
     on = st.checkbox(f"Give the OE images the data's JPEG codec (quality {q})", key=key,
                      help=GLOSSARY["OE JPEG"])
     return q if on else None

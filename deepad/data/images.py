@@ -88,23 +88,32 @@ def _decode_chunk(args):
 
 
 def decode_many(paths: list[str], channels: int, side: int, *, workers: int | None = None,
-                progress=None, draft: bool = True) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
-    """Decode files in parallel processes. Returns (images (n_ok, C, S, S), ok mask, bad list)."""
+                progress=None, draft: bool = True,
+                archive: str | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+    """Decode files in parallel processes (or members of `archive`, with paths its member
+    names). Returns (images (n_ok, C, S, S), ok mask, bad list)."""
+    from .archives import decode_chunk
     workers = workers or min(4, os.cpu_count() or 1)
     chunk = 512
-    jobs = [(paths[i:i + chunk], channels, side, draft) for i in range(0, len(paths), chunk)]
+    if archive is None:
+        fn, jobs = _decode_chunk, [(paths[i:i + chunk], channels, side, draft)
+                                   for i in range(0, len(paths), chunk)]
+    else:
+        chunk = 2048  # each job opens the archive once
+        fn, jobs = decode_chunk, [(archive, paths[i:i + chunk], channels, side, draft)
+                                  for i in range(0, len(paths), chunk)]
     results = []
     if workers > 1 and len(paths) > 2000:
         with ProcessPoolExecutor(workers) as ex:
-            for r in ex.map(_decode_chunk, jobs):
+            for r in ex.map(fn, jobs):
                 results.append(r)
                 if progress:
                     progress(len(r[0]))
     else:
         for j in jobs:
-            results.append(_decode_chunk(j))
+            results.append(fn(j))
             if progress:
-                progress(len(j[0]))
+                progress(len(results[-1][0]))
     arrays, bad = [], []
     ok = np.zeros(len(paths), dtype=bool)
     i = 0

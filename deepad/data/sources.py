@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import DataError
 from ..heavy import torch
 from ..paths import cache_root, data_root, decoded_root  # noqa: F401 - callers use them from here
-from . import formats, identity
+from . import archives, formats, identity
 from .augment import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -498,14 +498,18 @@ class FolderSource(Source):
     def where(self):
         return self.path
 
+    @property
+    def is_archive(self) -> bool:
+        return archives.is_archive(self.path)
+
     def available(self):
-        return self.path.is_dir()
+        return self.path.is_dir() or self.is_archive
 
     def _check(self):
-        if self.path.exists() and not self.path.is_dir():
-            raise DataError(f"{self.path} is a file, not a folder; give 'folder:' the folder that "
-                            f"holds the images")
-        if not self.path.is_dir():
+        if self.path.exists() and not self.path.is_dir() and not self.is_archive:
+            raise DataError(f"{self.path} is a file, not a folder or an archive of images; give "
+                            f"a folder that holds the images, or a .zip / .tar of them")
+        if not self.available():
             raise DataError(f"image folder {self.path} does not exist; "
                             f"check the folder's path (a relative path starts at {Path.cwd()})")
 
@@ -513,7 +517,9 @@ class FolderSource(Source):
         """Raise DataError unless the folder can be nominal data (at least 2 classes); cheap."""
         classes = self._files()[3]
         if len(classes) < 2:
-            n = 0 if self._layout()[0] == "flat" else len(classes)
+            kind = (archives.layout(self._archive().names)[0] if self.is_archive
+                    else self._layout()[0])
+            n = 0 if kind == "flat" else len(classes)
             raise DataError(f"{self.path} has {n} class sub-folder(s), so it cannot be nominal data "
                             f"(one-vs-rest needs at least 2 classes); use it as OE "
                             f"(--oe folder:...) or arrange it as PATH/<class>/images")
@@ -527,10 +533,57 @@ class FolderSource(Source):
                          if d.is_dir() and not d.name.startswith(".") and _inside(d, p))
         return ("classes", classes) if classes else ("flat", [])
 
+    def _archive(self) -> "archives.Archive":
+        stamp = self.path.stat().st_mtime_ns
+        arc = _memo(("archive", str(self.path), stamp), lambda: archives.Archive(self.path))
+        if arc.skipped and ("warned", str(self.path), stamp) not in _MEMO:
+            _MEMO[("warned", str(self.path), stamp)] = True
+            shown = "; ".join(f"{n}: {why}" for n, why in arc.skipped[:5])
+            _log(f"warning: skipped {len(arc.skipped)} member(s) of {self.path}: {shown}"
+                 + (f" (and {len(arc.skipped) - 5} more)" if len(arc.skipped) > 5 else ""))
+        return arc
+
+    def _archive_files(self):
+        names = self._archive().names
+        kind, classes, prefix = archives.layout(names)
+        groups: dict = {}  # (split, class) -> names, in one pass (100,000 members)
+        for n in names:
+            parts = n[len(prefix):].split("/")
+            if kind == "split" and len(parts) >= 3:
+                groups.setdefault((parts[0], parts[1]), []).append(n)
+            elif kind == "classes" and len(parts) >= 2:
+                groups.setdefault((None, parts[0]), []).append(n)
+        paths, labels, test = [], [], []
+        if kind == "split":
+            for split in ("train", "test"):
+                for k, c in enumerate(classes):
+                    f = groups.get((split, c), [])
+                    paths += f
+                    labels += [k] * len(f)
+                    test += [split == "test"] * len(f)
+            return paths, np.asarray(labels, np.int64), np.asarray(test, bool), classes
+        if kind == "classes":
+            for k, c in enumerate(classes):
+                f = groups.get((None, c), [])
+                paths += f
+                labels += [k] * len(f)
+        else:
+            paths, labels, classes = list(names), [0] * len(names), ["all"]
+        y = np.asarray(labels, np.int64)
+        return paths, y, _stratified_test_mask(y, 0.2, seed=0), classes
+
+    def _open(self, p):
+        """A file's image (a path, or an archive member's bytes) for PIL."""
+        import io
+        return io.BytesIO(self._archive().read(p)) if self.is_archive else p
+
     def _files(self):
-        """(paths, labels, test mask, classes), cheap: a directory walk."""
+        """(paths, labels, test mask, classes), cheap: a directory walk (or the archive's
+        member list: member names in place of paths)."""
         def make():
             self._check()
+            if self.is_archive:
+                return self._archive_files()
             layout, classes = self._layout()
             paths, labels, test = [], [], []
             if layout == "split":
@@ -575,7 +628,13 @@ class FolderSource(Source):
         rng = random.Random(0)
         sample = rng.sample(paths, min(64, len(paths)))
         gray, sides = True, []
-        for p in sample:
+        if self.is_archive:  # one pass over the archive for the whole sample
+            import io
+            opened = [io.BytesIO(d) for _, d in self._archive().read_many(sample)
+                      if not isinstance(d, ValueError)]
+        else:
+            opened = sample
+        for p in opened:
             try:
                 with Image.open(p) as im:
                     gray &= im.mode in ("1", "L", "LA", "I", "I;16", "F")
@@ -605,7 +664,11 @@ class FolderSource(Source):
     def _decoded(self, shape, draft: bool = True):
         paths, y, test, classes = self._files()
         cache = ArrayCache(decoded_root())
-        sig = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
+        if self.is_archive:
+            st = self.path.stat()
+            sig = [("archive", st.st_size, st.st_mtime_ns), paths]
+        else:
+            sig = [(p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
         # the draft decode keeps the fingerprint it always had, so existing caches stay valid
         extra = () if draft else ("full-resolution decode",)
         key = cache.fingerprint("folder", str(self.path.resolve()), list(shape), sig, *extra)
@@ -630,7 +693,8 @@ class FolderSource(Source):
                 done[0] += n
                 _progress(f"decoding {len(paths):,} images of {self.path.name} (once; cached "
                           f"afterwards): {done[0]:,} done", done[0] / max(1, len(paths)))
-            images, ok, bad = decode_many(paths, shape[0], shape[1], draft=draft, progress=step)
+            images, ok, bad = decode_many(paths, shape[0], shape[1], draft=draft, progress=step,
+                                          archive=str(self.path) if self.is_archive else None)
             if bad:
                 shown = "; ".join(f"{p}: {why}" for p, why in bad[:5])
                 more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
@@ -746,6 +810,24 @@ def canonical_name(name: str) -> str:
     return name.lower()
 
 
+def found_folders() -> list[str]:
+    """Image folders and archives under the data root that `deepad datasets` names (as
+    `folder:` data sets): for each folder X there, X/images.zip, X/images, or X itself when it is
+    an archive. Cheap: no image is opened."""
+    root = data_root()
+    out = []
+    try:
+        children = sorted(root.iterdir())
+    except OSError:
+        return out
+    for x in children:
+        for cand in (x / "images.zip", x / "images", x):
+            if archives.is_archive(cand) or (cand != x and cand.is_dir()):
+                out.append(f"folder:{cand}")
+                break
+    return out
+
+
 def _tiny_parts(name: str) -> tuple[str, str | None]:
     src = get(name)
     return str(src.path), (str(src.exclude) if src.exclude else None)
@@ -760,6 +842,8 @@ def identify(name: str) -> str | None:
         path = name[len("folder:"):]
         if os.path.isdir(path):
             return identity.fingerprint("folder", path, progress=_log)
+        if archives.is_archive(path):
+            return identity.fingerprint("file", path, progress=_log)
     elif name.startswith("tiny-images:"):
         path, exclude = _tiny_parts(name)
         if os.path.isfile(path) and (exclude is None or os.path.isfile(exclude)):
@@ -834,6 +918,11 @@ def jpeg_quality(name: str) -> int | None:
     src = get(name)
     if not src.available():  # not here: what a result bundle or the run store told of it
         return (identity.learned(src.name) or {}).get("jpeg_quality")
+    if isinstance(src, FolderSource) and src.is_archive:
+        key = str(src.path)
+        if key not in _JPEG_QUALITY:
+            _JPEG_QUALITY[key] = _pillow_quality_of(src)
+        return _JPEG_QUALITY[key]
     if isinstance(src, Cifar10Source):
         src = None if TorchvisionSource.available(src) else src._jpg()
     if not isinstance(src, FolderSource):
@@ -844,15 +933,38 @@ def jpeg_quality(name: str) -> int | None:
     return _JPEG_QUALITY[key]
 
 
-def oe_jpeg_setting(setting, name: str) -> int | None:
+def oe_jpeg_setting(setting, name: str, oe: str | None = None) -> int | None:
     """An `--oe-jpeg` setting of the benchmark scripts resolved for nominal data set `name`:
-    'auto' = the quality its images are stored at (jpeg_quality), None or 'none' = off, otherwise
-    the quality itself (checked by make_config)."""
+    'auto' = the quality its images are stored at (jpeg_quality), unless the OE pool `oe` already
+    carries that codec at the nominal resolution (carries_codec: re-encoding it again would only
+    add a second generation of artefacts); None or 'none' = off, otherwise the quality itself
+    (checked by make_config)."""
     if setting in (None, "none"):
         return None
     if setting == "auto":
-        return jpeg_quality(name)
+        q = jpeg_quality(name)
+        if q is not None and oe and carries_codec(oe, name):
+            return None
+        return q
     return int(setting)
+
+
+def carries_codec(oe: str, nominal: str) -> bool:
+    """Whether the OE pool's images are stored as JPEG at the nominal data's quality (read from
+    both files' quantisation tables, not assumed) and at the nominal resolution, so that they
+    already look like the nominal copy (e.g. the 32-px Tiny-ImageNet training zip beside the
+    CIFAR-10 JPEG copy, both Pillow's quality 75)."""
+    try:
+        q = jpeg_quality(nominal)
+        src, nom = get(oe), get(nominal)
+        if q is None or not isinstance(src, FolderSource) or not src.available():
+            return False
+        if jpeg_quality(oe) != q:
+            return False
+        shape = nom.native_shape() if isinstance(nom, FolderSource) else tuple(nom.load("test").images.shape[1:])
+        return src.native_shape()[1:] == tuple(shape)[1:]
+    except DataError:
+        return False
 
 
 def _pillow_quality_of(src: "FolderSource") -> int | None:
@@ -861,7 +973,7 @@ def _pillow_quality_of(src: "FolderSource") -> int | None:
     from PIL import Image
     try:
         paths = src._files()[0]
-        with Image.open(paths[0]) as im:
+        with Image.open(src._open(paths[0])) as im:
             if im.format != "JPEG":
                 return None
             tables, mode = im.quantization, ("L" if im.mode == "L" else "RGB")

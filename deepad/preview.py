@@ -58,6 +58,7 @@ def decode_upload(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
         side = max(h, 1)
         a = decode(io.BytesIO(data), c, side)
     except ValueError as e:
-        why = str(e).split(": ", 1)[-1] if "<_io." in str(e) else str(e)
+        import re
+        why = re.sub(r"\s*<_io\.\w+ object at 0x[0-9a-f]+>", "", str(e))
         raise DeepadError(f"this file is not a readable image ({why}); upload a PNG or JPEG") from None
     return conform(torch.from_numpy(np.array(a[None])), c, h).numpy()

@@ -3,6 +3,7 @@ detail one click away."""
 
 from __future__ import annotations
 
+import re
 import traceback
 from contextlib import contextmanager
 
@@ -23,19 +24,25 @@ GLOSSARY = {
 }
 
 
+_TECHNICAL = re.compile(r"\s*\((?=[^()]*(?:Error|Errno|errno|Exception|0x[0-9a-f]|urlopen|"
+                        r"Traceback|\.py\b))[^()]*\)")
+
+
 def plain(message: str) -> tuple[str, str]:
-    """(the first sentence, the rest) of an error message: what happened, then the detail (paths,
-    environment variables, commands) for whoever wants it."""
-    head, sep, rest = message.partition("; ")
-    return head[:1].upper() + head[1:], rest if sep else ""
+    """(the message in plain words: what happened; what to do, the technical detail taken out,
+    the technical detail) of an error message."""
+    words = _TECHNICAL.sub("", message).strip()
+    detail = "; ".join(m.group(0).strip()[1:-1] for m in _TECHNICAL.finditer(message))
+    words = words[:1].upper() + words[1:]
+    return words.rstrip(".") + ".", detail
 
 
 def show_error(what: str, message: str, detail: str = "") -> None:
-    head, rest = plain(message)
-    st.error(f"**{what}**: {head}." if what else f"{head}.")
-    extra = "\n\n".join(x for x in (rest, detail) if x)
+    text, technical = plain(message)
+    st.error(f"**{what}**: {text}" if what else text)
+    extra = "\n\n".join(x for x in (technical, detail) if x)
     if extra:
-        with st.expander("What to do, and the details"):
+        with st.expander("Technical details"):
             st.caption(extra)
 
 

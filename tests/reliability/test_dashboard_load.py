@@ -124,12 +124,16 @@ def test_five_sessions_at_once(monkeypatch):
 def test_dashboard_caches_are_bounded():
     """Every Streamlit cache in the dashboard has an entry limit, so memory cannot grow with the
     number of runs or sessions seen."""
-    import ui.common
+    import importlib
+
     from streamlit.runtime.caching.cache_utils import CachedFunc
-    cached = {n: f for n, f in vars(ui.common).items() if isinstance(f, CachedFunc)}
-    assert {"_run_data", "_detector", "_heatmaps", "chart_pngs", "test_images"} <= set(cached)
+    cached = {}
+    for mod in sorted((REPO / "ui").glob("*.py")):
+        m = importlib.import_module(f"ui.{mod.stem}")
+        cached.update({n: f for n, f in vars(m).items() if isinstance(f, CachedFunc)})
+    assert {"_run_data", "_detector", "_heatmaps", "chart_pngs", "test_images", "_opened"} <= set(cached)
     for name, f in cached.items():
         assert f._info.max_entries is not None, name
-    for page in sorted((REPO / "views").glob("*.py")) + [REPO / "ui" / "common.py"]:
+    for page in sorted((REPO / "views").glob("*.py")) + sorted((REPO / "ui").glob("*.py")):
         for call in re.findall(r"@st\.cache_(?:data|resource)(\([^)]*\))?", page.read_text()):
             assert "max_entries" in call, f"{page.name}: a cache without max_entries"

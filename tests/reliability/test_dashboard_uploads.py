@@ -62,7 +62,7 @@ def test_hostile_uploads_are_errors_and_write_nothing(files):
         at.run()
         assert not at.exception, (name, [e.value for e in at.exception])
         errors = [e.value for e in at.error]
-        assert len(errors) == 1 and errors[0].startswith("upload: ") and needle in errors[0], \
+        assert len(errors) == 1 and errors[0].startswith("**your image**") and needle in errors[0], \
             (name, errors)
         assert not at.dataframe  # nothing was scored
         assert tree(cache) == before, name

@@ -194,5 +194,5 @@ def test_dashboard_folder_without_a_readable_image_is_an_error(folders):
     next(b for b in at.button if b.label == "Train").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("none of the 4 files" in e.value for e in at.error), [e.value for e in at.error]
+    assert any("none of the 4 files" in e.value.lower() for e in at.error), [e.value for e in at.error]
     assert_no_runs(cache)

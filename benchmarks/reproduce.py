@@ -52,10 +52,11 @@ from deepad import analysis, claims  # noqa: E402
 from deepad.data import sources  # noqa: E402
 from deepad.errors import DeepadError  # noqa: E402
 from deepad.estimate import estimate  # noqa: E402
+from deepad.executors import run_sweep  # noqa: E402
+from deepad.grids import Grid  # noqa: E402
 from deepad.methods import info as method_info  # noqa: E402
-from deepad.cli import parse_method_params  # noqa: E402
+from deepad.parsing import parse_floats, parse_ints, parse_method_params  # noqa: E402
 from deepad.store import RunStore  # noqa: E402
-from deepad.sweep import Grid, parse_floats, parse_ints, run_sweep  # noqa: E402
 
 STAGES = ("table", "oe-sizes", "blur", "mnist", "full")
 TABLE_METHODS = ["hsc", "deep-sad", "bce", "focal", "deep-svdd"]

@@ -59,11 +59,14 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 from deepad import make_config, methods, metrics  # noqa: E402
-from deepad.data.augment import CIFAR10_MEAN, CIFAR10_STD  # noqa: E402
 from deepad.data import sources  # noqa: E402
+from deepad.data.augment import (  # noqa: E402
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    train_view,  # noqa: E402
+)
 from deepad.data.tasks import build_task  # noqa: E402
 from deepad.nets import backbone  # noqa: E402
-from deepad.data.augment import train_view  # noqa: E402
 from deepad.train import Callback, Detector  # noqa: E402
 
 BATCH = 128

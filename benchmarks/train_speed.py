@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deepad import metrics, make_config  # noqa: E402
+from deepad import make_config, metrics  # noqa: E402
 from deepad.data.tasks import build_task  # noqa: E402
 from deepad.train import Detector  # noqa: E402
 

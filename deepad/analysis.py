@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import DeepadError
 from .methods import info as method_info
 from .store import RunStore
 
@@ -218,28 +217,6 @@ def scores_frame(runs: dict) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ curves over a grid of runs
-
-def parse_ints(text: str, what: str = "seeds") -> list[int]:
-    """'1-3, 5' -> [1, 2, 3, 5]: comma-separated integers and inclusive ranges, sorted and unique.
-    Raises DeepadError naming the part it cannot read."""
-    out: set[int] = set()
-    for part in str(text).replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
-        try:
-            a, b = (int(lo), int(hi)) if sep else (int(part), int(part))
-        except ValueError:
-            raise DeepadError(f"cannot read '{part}' in the {what}; write numbers and ranges such "
-                              f"as 1-3, 5") from None
-        if b < a or b - a >= 1000:
-            raise DeepadError(f"the range '{part}' in the {what} must go up, by fewer than 1000")
-        out.update(range(a, b + 1))
-    if not out:
-        raise DeepadError(f"give at least one of the {what}, e.g. 1 or 1-3")
-    return sorted(out)
-
 
 def _x_sort(v):
     return (isinstance(v, str), 0 if isinstance(v, str) else v)

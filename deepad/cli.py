@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import sys
 import time
 
 from . import methods
 from .errors import DeepadError
+from .parsing import parse_floats, parse_ints, parse_method_params  # noqa: F401
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,44 +80,12 @@ class _Progress:
         self.bar.close()
 
 
-def parse_method_params(items, gamma=None) -> dict:
-    """--param NAME=VALUE pairs (and --gamma, focal's) -> {name: float}; a clear error for
-    anything else."""
-    out = {}
-    if gamma is not None:
-        try:
-            out["gamma"] = float(gamma)
-        except ValueError:
-            raise DeepadError(f"--gamma must be a number, got '{gamma}'") from None
-        if not (math.isfinite(out["gamma"]) and out["gamma"] >= 0):
-            raise DeepadError(f"--gamma must be a finite number >= 0 (0 is plain BCE), "
-                              f"got '{gamma}'")
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name:
-            raise DeepadError(f"--param takes NAME=VALUE (e.g. --param nu=0.1), got '{item}'")
-        try:
-            v = float(value)
-        except ValueError:
-            raise DeepadError(f"--param {name} must be a number (flags are 0 or 1), got "
-                              f"'{value}'") from None
-        if not math.isfinite(v):
-            raise DeepadError(f"--param {name} must be a finite number, got '{value}'")
-        out[name] = v
-    return out
-
-
 def cmd_run(a) -> int:
     from .config import make_config
     from .experiments import get_or_train
-    m = methods.info(a.method) if a.method in methods.names() else None
-    oe = a.oe
-    if oe is None:
-        oe = "photos" if m is not None and m.oe == "required" else "none"
     params = parse_method_params(a.param, a.gamma)
     notes = []
-    cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=oe, oe_size=a.oe_size,
+    cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=a.oe, oe_size=a.oe_size,
                       oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, oe_jpeg=a.oe_jpeg,
                       method=a.method,
                       seed=a.seed, preset=a.preset, epochs=a.epochs, precision=a.precision,
@@ -253,7 +221,7 @@ def _table_parser(sub):
 
 
 def _sweep_grid(a):
-    from .sweep import Grid, parse_floats, parse_ints, presets
+    from .grids import Grid, presets
     spec = {}
     budget = a.budget
     if a.preset and a.preset not in ("quick", "paper"):
@@ -289,9 +257,10 @@ def _sweep_grid(a):
 
 
 def cmd_sweep(a) -> int:
+    from .executors import default_workers, run_sweep
+    from .grids import preset_size, presets
     from .store import RunStore
-    from .sweep import (default_workers, format_table, preset_size, presets, run_sweep,
-                        summarize, varying_fields)
+    from .summary import format_table, summarize, varying_fields
     if a.list_presets:
         for name, spec in presets().items():
             print(f"{name:<28}{preset_size(spec):>7} runs  {spec['dataset']} with OE {spec['oe']}; "
@@ -300,7 +269,7 @@ def cmd_sweep(a) -> int:
         return 0
     notes = []
     if a.from_file:
-        from .sweep import configs_from_file
+        from .background import configs_from_file
         configs = configs_from_file(a.from_file)
     else:
         configs = _sweep_grid(a).configs(notes)
@@ -360,7 +329,6 @@ def _add_filters(p, what="runs"):
 def _filters(a) -> dict:
     """{index column: accepted values} from the filter flags (see _add_filters)."""
     from .data.sources import canonical_name
-    from .sweep import parse_floats, parse_ints
 
     def joined(v):
         return None if v is None else ",".join(v) if isinstance(v, list) else v
@@ -417,7 +385,7 @@ def _matches(row: dict, filters: dict) -> bool:
 
 def cmd_table(a) -> int:
     from .store import RunStore
-    from .sweep import format_table, summarize, varying_fields
+    from .summary import format_table, summarize, varying_fields
     filters = _filters(a)
     rows = [r for r in RunStore().query() if _matches(r, filters)]
     if a.by:
@@ -466,7 +434,7 @@ def _bundle_parser(sub):
 
 
 def _preset_rows(rows: list, name: str) -> list:
-    from .sweep import GRID_FIELDS, presets
+    from .grids import GRID_FIELDS, presets
     ps = presets()
     if name not in ps:
         raise DeepadError(f"unknown preset grid '{name}'; see `python -m deepad sweep "
@@ -594,6 +562,7 @@ def _score_parsers(sub):
 def cmd_score(a) -> int:
     import csv
     import io
+
     from .inference import heatmap, heatmap_png, load_run, note, score_paths
     run, det = load_run(a.run)
     res = score_paths(run, det, a.paths)

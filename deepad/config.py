@@ -162,13 +162,19 @@ def _class_index(src, value) -> int:
     return k
 
 
-def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "photos",
+DEFAULT_OE = "photos"  # the bundled natural photos: OE that works offline
+
+
+def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = None,
                 oe_size=None, oe_classes=None, blur_sigma=0.0, oe_jpeg=None, method: str = "hsc",
                 seed: int = 1,
                 preset: str = "quick", epochs: int | None = None, precision: str = "auto",
                 notes: list | None = None, check_data: bool = True, **method_params) -> RunConfig:
     """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
     naming the problem and the fix. Notes for the user (e.g. 'OE ignored') go to `notes`.
+
+    oe None: the default for the method, DEFAULT_OE for methods that train against OE and none
+    for the others ('none' asks for none). Every default of a run is decided here.
 
     check_data=False describes the run without opening its data: nothing is downloaded, and a
     data set given by a path that is not on this machine is identified by what the run store and
@@ -190,7 +196,9 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = "ph
     k = _class_index(src, normal_class)
     dataset_id = sources.identify(src.name)
 
-    oe_name = "none" if oe in (None, "", "none") else sources.canonical_name(oe)
+    if oe is None:
+        oe = DEFAULT_OE if m.oe == "required" else "none"
+    oe_name = "none" if oe in ("", "none") else sources.canonical_name(oe)
     size = None if oe_size in (None, "all") else oe_size
     if size is not None:
         try:

@@ -11,7 +11,7 @@ import numpy as np
 from . import metrics as M
 from .config import CODE_VERSION, RunConfig
 from .data.tasks import build_task
-from .errors import DeepadError, RunFailed
+from .errors import RunFailed
 from .heavy import torch
 from .store import RunStore, StoredRun
 from .train import Detector
@@ -118,14 +118,8 @@ def get_or_train(cfg: RunConfig, *, callbacks=(), store: RunStore | None = None,
     fails is recorded in the index as failed and RunFailed is raised; nothing is cached.
     """
     store = store or RunStore()
-    key = cfg.key
-    hit = store.get(key)
-    if hit is not None:
-        return RunResult(hit, cached=True)
-    with store.lock(key):
-        hit = store.get(key)
-        if hit is not None:
-            return RunResult(hit, cached=True)
+
+    def train():
         try:
             det, m, arrays = train_run(cfg, device=device, callbacks=callbacks)
         except RunFailed as e:
@@ -133,13 +127,12 @@ def get_or_train(cfg: RunConfig, *, callbacks=(), store: RunStore | None = None,
             raise
         except torch.OutOfMemoryError as e:
             store.record_failure(cfg, f"out of memory: {e}")
-            raise RunFailed(f"out of memory while training {key}; use a smaller batch or "
+            raise RunFailed(f"out of memory while training {cfg.key}; use a smaller batch or "
                             f"another device") from None
-        run = store.put(cfg, metrics=m, history=det.history_, scores=arrays,
-                        weights=det.state_dict())
-        if run is None:  # pragma: no cover - put verifies what it wrote
-            raise DeepadError(f"run {key} could not be read back from {store.root}")
-        return RunResult(run, cached=False)
+        return {"metrics": m, "history": det.history_, "scores": arrays,
+                "weights": det.state_dict()}
+    run, cached = store.put_once(cfg, train)
+    return RunResult(run, cached=cached)
 
 
 def load_detector(run: StoredRun, device: str = "auto") -> Detector:

@@ -37,7 +37,7 @@ def _train_remote(cfg_dict: dict, device: str) -> dict:
 
 def run_ray(configs: list[RunConfig], *, address: str | None = None, device: str = "auto",
             store: RunStore | None = None, on_outcome=None):
-    from .sweep import Outcome
+    from .outcome import Outcome
     try:
         import ray
     except ImportError:
@@ -76,15 +76,10 @@ def run_ray(configs: list[RunConfig], *, address: str | None = None, device: str
                 store.record_failure(cfg, payload["error"])
                 o = Outcome(cfg.key, "failed", error=payload["error"])
             else:
-                with store.lock(cfg.key):
-                    run = store.get(cfg.key)
-                    status = "cached" if run is not None else "trained"
-                    if run is None:
-                        run = store.put(cfg, metrics=payload["metrics"], history=payload["history"],
-                                        scores=payload["scores"],
-                                        weights={k: torch.from_numpy(v.copy())
-                                                 for k, v in payload["weights"].items()})
-                o = Outcome(cfg.key, status, run.metrics["auroc"],
+                run, cached = store.put_once(cfg, lambda p=payload: {
+                    "metrics": p["metrics"], "history": p["history"], "scores": p["scores"],
+                    "weights": {k: torch.from_numpy(v.copy()) for k, v in p["weights"].items()}})
+                o = Outcome(cfg.key, "cached" if cached else "trained", run.metrics["auroc"],
                             seconds=time.perf_counter() - t0[ref])
             outcomes.append(o)
             if on_outcome:

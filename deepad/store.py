@@ -527,6 +527,23 @@ class RunStore:
             self._upsert(con, stored.config, "done", stored.metrics)
         return new
 
+    def put_once(self, cfg: RunConfig, produce) -> tuple["StoredRun", bool]:
+        """(the run, True) when `cfg` is stored; else store what `produce()` returns (the keyword
+        arguments of put) and give (the run, False). Under the key's lock, so that concurrent
+        trainers (threads, processes, Ray's driver) store a run once: the single place of that
+        rule for get_or_train and every executor."""
+        hit = self.get(cfg.key)
+        if hit is not None:
+            return hit, True
+        with self.lock(cfg.key):
+            hit = self.get(cfg.key)
+            if hit is not None:
+                return hit, True
+            run = self.put(cfg, **produce())
+            if run is None:  # pragma: no cover - put verifies what it wrote
+                raise DeepadError(f"run {cfg.key} could not be read back from {self.root}")
+            return run, False
+
     def record_failure(self, cfg: RunConfig, error: str) -> None:
         """Note a failed run in the index (no artifacts; asking again retries it)."""
         try:

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from deepad import make_config, plots
-from deepad.analysis import compare_at, grid_curves, log_axis, parse_ints, points_table
+from deepad.analysis import compare_at, grid_curves, log_axis, points_table
+from deepad.parsing import parse_ints as _parse
+
+
+def parse_ints(text):
+    return _parse(text, name="seeds", flag=False, sort=True)
 from deepad.errors import DeepadError
 
 

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import open_page
 
 from deepad import bundle, get_or_train, make_config

@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 from deepad.data import formats
-from deepad.data.formats import (TinyImages, read_cifar10, read_cifar100, read_emnist_letters,
-                                 read_idx, read_mnist_like, read_svhn)
+from deepad.data.formats import (
+    TinyImages,
+    read_cifar10,
+    read_cifar100,
+    read_emnist_letters,
+    read_idx,
+    read_mnist_like,
+    read_svhn,
+)
 from deepad.errors import DataError
 
 SHARED = Path(os.environ.get("DEEPAD_SHARED_DATA",

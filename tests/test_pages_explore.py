@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from deepad.preview import decode_upload
 from deepad.errors import DeepadError
+from deepad.preview import decode_upload
 from deepad.store import RunStore
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -108,6 +108,7 @@ def test_uploads_are_checked():
     with pytest.raises(DeepadError, match="MB"):
         decode_upload(b"0" * (21 * 2 ** 20), (1, 8, 8))
     import io
+
     from PIL import Image
     buf = io.BytesIO()
     Image.fromarray(np.full((40, 60, 3), 200, np.uint8)).save(buf, format="PNG")

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from conftest import open_page
+from streamlit.testing.v1 import AppTest
 
 import deepad
 

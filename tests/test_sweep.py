@@ -12,8 +12,11 @@ import pytest
 from PIL import Image
 
 from deepad import cli
+from deepad.executors import run_sweep
+from deepad.grids import Grid, presets
+from deepad.parsing import parse_floats, parse_ints
 from deepad.store import RunStore
-from deepad.sweep import Grid, parse_floats, parse_ints, presets, run_sweep, summarize
+from deepad.summary import summarize
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,7 +159,7 @@ def test_summarize_groups():
 
 @pytest.mark.slow
 def test_background_sweep_keeps_going_and_reports_progress():
-    from deepad.sweep import background_jobs, start_background
+    from deepad.background import background_jobs, start_background
     cfgs = Grid(dataset="digits", oe="photos", normal_class=[0, 1], method=["hsc"],
                 oe_size=[16], epochs=5).configs()
     job = start_background(cfgs)
@@ -173,7 +176,8 @@ def test_background_sweep_keeps_going_and_reports_progress():
 
 def test_pages_start_background_sweeps():
     from streamlit.testing.v1 import AppTest
-    from deepad.sweep import background_jobs
+
+    from deepad.background import background_jobs
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.query_params["methods"] = "deep-svdd"
     at.run()
@@ -190,7 +194,7 @@ def test_pages_start_background_sweeps():
 
 def test_grid_gives_each_method_only_its_own_parameters():
     from deepad.errors import DeepadError
-    from deepad.sweep import Grid
+    from deepad.grids import Grid
     cfgs = Grid(dataset="digits", method=["hsc", "ocsvm"], method_params={"nu": 0.2}).configs()
     by = {c.method: dict(c.method_params) for c in cfgs}
     assert by["ocsvm"]["nu"] == 0.2 and by["hsc"] == {}
@@ -199,7 +203,7 @@ def test_grid_gives_each_method_only_its_own_parameters():
 
 
 def test_worker_threads_follow_the_cores_and_respect_omp_num_threads(monkeypatch):
-    from deepad import sweep
+    from deepad import executors as sweep
     monkeypatch.setattr(sweep.os, "cpu_count", lambda: 8)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert [sweep._threads_per_worker(w) for w in (1, 2, 3, 16)] == [8, 4, 2, 1]

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from deepad import plots
-from deepad.toy import SHAPES, ToySetup, fit_toy, hsc_radius, make_points, nominal_points
+from deepad.toy import (
+    SHAPES,
+    ToySetup,
+    fit_toy,
+    hsc_radius,
+    make_points,
+    nominal_points,
+)
 
 
 @pytest.fixture(scope="module")

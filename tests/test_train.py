@@ -116,7 +116,7 @@ def test_bad_arguments_are_clear(digits):
 
 
 def test_augmentation_keeps_shapes_and_range():
-    from deepad.data.augment import Preprocessing, train_view, CIFAR10_MEAN, CIFAR10_STD
+    from deepad.data.augment import CIFAR10_MEAN, CIFAR10_STD, Preprocessing, train_view
     prep = Preprocessing(augment=True, mean=CIFAR10_MEAN, std=CIFAR10_STD, pad=4)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)

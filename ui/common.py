@@ -15,16 +15,55 @@ from __future__ import annotations
 
 from deepad import methods  # noqa: F401 - pages ask it for titles
 from ui import stored, training  # noqa: F401
-from ui.loads import (_detector, _run_data, chart_pngs, data_here, detector, heatmaps,  # noqa: F401
-                      run_data, run_version, store, test_images)
-from ui.messages import GLOSSARY, shown_errors, show_error  # noqa: F401
+from ui.loads import (  # noqa: F401
+                      _detector,
+                      _run_data,
+                      chart_pngs,
+                      data_here,
+                      detector,
+                      heatmaps,
+                      run_data,
+                      run_version,
+                      store,
+                      test_images,
+)
+from ui.messages import GLOSSARY, show_error, shown_errors  # noqa: F401
 from ui.models import use_model  # noqa: F401
-from ui.pickers import (BLUR_SIGMAS, BUDGETS, FAMILY_TITLES, OE_SIZES, budget_args,  # noqa: F401
-                        budget_picker, classes_of, config_args, dataset_choices, dataset_label,
-                        is_path, method_choices, method_families, method_label, method_params,
-                        method_picker, nominal_picker, oe_choices, oe_codec, oe_picker)
+from ui.pickers import (  # noqa: F401
+                      BLUR_SIGMAS,
+                      BUDGETS,
+                      FAMILY_TITLES,
+                      OE_SIZES,
+                      budget_args,
+                      budget_picker,
+                      classes_of,
+                      config_args,
+                      dataset_choices,
+                      dataset_label,
+                      is_path,
+                      method_choices,
+                      method_families,
+                      method_label,
+                      method_params,
+                      method_picker,
+                      nominal_picker,
+                      oe_choices,
+                      oe_codec,
+                      oe_picker,
+)
 from ui.state import link_notes, url_state, write_url  # noqa: F401
 from ui.stored import results, viewer  # noqa: F401
-from ui.training import (Grid, StreamlitProgress, background_controls,  # noqa: F401
-                         device_choice, download_progress, estimate, get_runs, grid_rows,
-                         needs_download, offer_download, show_background_jobs, train_here)
+from ui.training import (  # noqa: F401
+                      Grid,
+                      StreamlitProgress,
+                      background_controls,
+                      device_choice,
+                      download_progress,
+                      estimate,
+                      get_runs,
+                      grid_rows,
+                      needs_download,
+                      offer_download,
+                      show_background_jobs,
+                      train_here,
+)

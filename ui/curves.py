@@ -110,7 +110,8 @@ class Curve:
 
 
 def seeds(text: str) -> list[int]:
-    return analysis.parse_ints(text)
+    from deepad.parsing import parse_ints
+    return parse_ints(text, name="seeds", flag=False, sort=True)
 
 
 def configs_of(make, *, methods, xs, classes, seed_text) -> list:

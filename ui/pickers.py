@@ -178,7 +178,7 @@ def budget_args(prefix: str) -> dict:
 def method_params(prefix: str, method: str) -> dict:
     """The parameters of `{prefix}_params` (Explore: `params`) that `method` takes (DeepadError
     for bad text)."""
-    from deepad.cli import parse_method_params
+    from deepad.parsing import parse_method_params
     text = st.session_state.get(_k(prefix, "params"), "") or ""
     params = parse_method_params([p.strip() for p in text.replace(";", ",").split(",") if p.strip()])
     takes = methods.REGISTRY[method].params if method in methods.REGISTRY else {}

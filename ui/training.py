@@ -250,7 +250,7 @@ def grid_rows(configs: list, *, key: str, label, rows: list | None = None) -> li
 def background_controls(missing: list, *, key: str) -> None:
     """A button that trains the missing configs in a background sweep (it keeps running when the
     user leaves the page), and the progress of the background sweeps, refreshed every 2 s."""
-    from deepad.sweep import background_jobs, start_background
+    from deepad.background import background_jobs, start_background
     if viewer():
         return
     keys = {c.key for c in missing}
@@ -270,7 +270,7 @@ def background_controls(missing: list, *, key: str) -> None:
 @st.fragment(run_every=2)
 def show_background_jobs(keys: tuple = ()) -> None:
     """The background sweeps that train any of `keys` (all of them when empty), refreshed."""
-    from deepad.sweep import background_jobs
+    from deepad.background import background_jobs
     jobs = [j for j in background_jobs(store()) if (j["running"] or time.time() - (j["started"] or 0) < 600)
             and (not keys or set(keys) & set(j["keys"]))]
     done = sum(j["done"] for j in jobs)

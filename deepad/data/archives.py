@@ -11,7 +11,6 @@ MAX_TOTAL bytes is refused as a likely bomb. Decoding itself refuses decompressi
 
 from __future__ import annotations
 
-import io
 import os
 import tarfile
 import zipfile
@@ -200,21 +199,3 @@ def layout(names: list[str]) -> tuple[str, list[str], str]:
         return "split", classes, prefix
     classes = sorted({p[0] for p in parts if len(p) >= 2 and not p[0].startswith(".")})
     return ("classes", classes, prefix) if classes else ("flat", [], prefix)
-
-
-def decode_chunk(args):
-    """Decode archive members in a worker process: (path, names, channels, side, draft)."""
-    from .images import decode
-    path, names, channels, side, draft = args
-    out, bad = [], []
-    for name, data in read_members(path, names):
-        if isinstance(data, ValueError) or len(data) > MAX_MEMBER:
-            bad.append((name, str(data) if isinstance(data, ValueError) else "too large"))
-            out.append(None)
-            continue
-        try:
-            out.append(decode(io.BytesIO(data), channels, side, draft))
-        except ValueError as e:
-            bad.append((name, str(e)))
-            out.append(None)
-    return out, bad

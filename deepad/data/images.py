@@ -87,12 +87,31 @@ def _decode_chunk(args):
     return out, bad
 
 
+def _decode_archive_chunk(args):
+    """Decode archive members in a worker process: (archive path, names, channels, side, draft)."""
+    import io
+
+    from .archives import MAX_MEMBER, read_members
+    path, names, channels, side, draft = args
+    out, bad = [], []
+    for name, data in read_members(path, names):
+        if isinstance(data, ValueError) or len(data) > MAX_MEMBER:
+            bad.append((name, str(data) if isinstance(data, ValueError) else "too large"))
+            out.append(None)
+            continue
+        try:
+            out.append(decode(io.BytesIO(data), channels, side, draft))
+        except ValueError as e:
+            bad.append((name, str(e)))
+            out.append(None)
+    return out, bad
+
+
 def decode_many(paths: list[str], channels: int, side: int, *, workers: int | None = None,
                 progress=None, draft: bool = True,
                 archive: str | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
     """Decode files in parallel processes (or members of `archive`, with paths its member
     names). Returns (images (n_ok, C, S, S), ok mask, bad list)."""
-    from .archives import decode_chunk
     workers = workers or min(4, os.cpu_count() or 1)
     chunk = 512
     if archive is None:
@@ -100,7 +119,7 @@ def decode_many(paths: list[str], channels: int, side: int, *, workers: int | No
                                    for i in range(0, len(paths), chunk)]
     else:
         chunk = 2048  # each job opens the archive once
-        fn, jobs = decode_chunk, [(archive, paths[i:i + chunk], channels, side, draft)
+        fn, jobs = _decode_archive_chunk, [(archive, paths[i:i + chunk], channels, side, draft)
                                   for i in range(0, len(paths), chunk)]
     results = []
     if workers > 1 and len(paths) > 2000:

@@ -166,8 +166,16 @@ class AutoEncoder(nn.Module):
 
 
 # networks of single methods, and the larger families (imported after the classes above)
-from .parts import (Centred, GCNMinMax, GeoNet, ITAENet, OCSVMModel, Reconstructor,  # noqa: E402
-                    gcn_l1, gcn_l1_rows)
+from .parts import (  # noqa: E402
+    Centred,
+    GCNMinMax,
+    GeoNet,
+    ITAENet,
+    OCSVMModel,
+    Reconstructor,
+    gcn_l1,
+    gcn_l1_rows,
+)
 from .unet import UNet  # noqa: E402
 from .wrn import WideResNet  # noqa: E402
 

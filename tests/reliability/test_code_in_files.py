@@ -12,11 +12,11 @@ import shutil
 
 import pytest
 import torch
+from rel_helpers import assert_intact, snapshot, tiny
 
 from deepad import RunStore, get_or_train, load_detector
 from deepad.errors import DeepadError
 from deepad.store import StoredRun, _sha256
-from rel_helpers import assert_intact, snapshot, tiny
 
 
 class Payload:

@@ -13,9 +13,16 @@ import signal
 from pathlib import Path
 
 import pytest
+from rel_helpers import (
+    assert_intact,
+    assert_only_complete_runs,
+    snapshot,
+    spawn,
+    tiny,
+    wait_for,
+)
 
 from deepad import RunStore, get_or_train
-from rel_helpers import assert_intact, assert_only_complete_runs, snapshot, spawn, tiny, wait_for
 
 HERE = Path(__file__).resolve().parent
 

@@ -10,12 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
+from rel_helpers import APP, assert_only_complete_runs, spawn, tiny, wait_for
 from streamlit.testing.v1 import AppTest
 
 import deepad.experiments
+from deepad.grids import Grid
 from deepad.store import RunStore
-from deepad.sweep import Grid
-from rel_helpers import APP, assert_only_complete_runs, spawn, tiny, wait_for
 
 EPOCHS = 3
 

@@ -11,11 +11,11 @@ import re
 import resource
 import threading
 
+from rel_helpers import APP, REPO, tiny
 from streamlit.testing.v1 import AppTest
 
 import deepad.experiments
 from deepad.store import RunStore
-from rel_helpers import APP, REPO, tiny
 
 SESSIONS = 5
 RSS_BOUND = 1.5 * 2 ** 30
@@ -55,7 +55,9 @@ def one_runtime_for_all_sessions(monkeypatch) -> None:
     import streamlit.testing.v1.app_test as app_test
     from streamlit.components.v2.component_manager import BidiComponentManager
     from streamlit.runtime import Runtime
-    from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
+    from streamlit.runtime.caching.storage.dummy_cache_storage import (
+        MemoryCacheStorageManager,
+    )
     from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
     from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage

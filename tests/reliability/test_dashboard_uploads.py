@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from rel_helpers import APP, huge_png, truncated_jpeg
 from streamlit.testing.v1 import AppTest
 
 from deepad.store import RunStore
-from rel_helpers import APP, huge_png, truncated_jpeg
 
 
 def tree(root: Path) -> dict:

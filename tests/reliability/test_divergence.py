@@ -12,8 +12,8 @@ import torch
 from deepad import RunStore, get_or_train
 from deepad.cli import main
 from deepad.errors import RunFailed
+from deepad.grids import Grid
 from deepad.methods.hsc import HSC
-from deepad.sweep import Grid
 
 
 def test_a_diverging_run_fails_and_the_sweep_goes_on(monkeypatch, capsys):

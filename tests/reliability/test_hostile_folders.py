@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from rel_helpers import APP, REPO, huge_png, sub_env, truncated_jpeg
 from streamlit.testing.v1 import AppTest
 
 from deepad.cli import main
 from deepad.data import sources
 from deepad.store import RunStore
-from rel_helpers import APP, REPO, huge_png, sub_env, truncated_jpeg
 
 GOOD = 8      # plain images per folder / class
 DEEP = 40000  # the 16-bit images' value: 40000 / 65535 * 255 -> 156 in 8 bits

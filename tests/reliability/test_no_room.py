@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from rel_helpers import REPO, assert_intact, snapshot, sub_env, tiny
 
 import deepad.store
 from deepad import RunStore, get_or_train
-from rel_helpers import REPO, assert_intact, snapshot, sub_env, tiny
 
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE = 24, 1
 

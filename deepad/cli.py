@@ -120,7 +120,7 @@ def cmd_datasets(a) -> int:
             classes = src.classes()
         except DeepadError:
             classes = []
-        role = "OE only" if name in sources.OE_ONLY else "nominal or OE"
+        role = "OE only" if src.oe_only else "nominal or OE"
         rows.append({"name": name, "status": src.status(), "role": role,
                      "n_classes": len(classes), "classes": classes,
                      "where": str(src.where()) if src.where() else None, "note": src.note})

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from . import methods
 from .data import sources
-from .errors import DataError, DeepadError
+from .errors import DeepadError
 
 # Bump when a change to the code alters the numbers a config produces; old runs stay in the store
 # but are no longer served for the new code.
@@ -116,13 +116,7 @@ def key_of(d: dict) -> str:
 
 def profile(dataset: str) -> str:
     """'mnist' | 'cifar' | 'imagenet' | 'tiny': which of the paper's protocols a data set follows."""
-    src = sources.get(dataset)
-    prep = src.preprocessing()
-    if prep.crop:
-        return "imagenet"
-    if isinstance(src, sources.DigitsSource):
-        return "tiny"
-    return "cifar" if prep.augment else "mnist"
+    return sources.get(dataset).profile()
 
 
 def schedule(dataset: str, preset: str = "quick", epochs: int | None = None,
@@ -185,14 +179,11 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = Non
         raise DeepadError(f"unknown preset '{preset}'; choose one of {', '.join(PRESETS)}")
     m = methods.get(method, preset=preset, **method_params)
     src = sources.get(dataset)
-    if src.name in sources.OE_ONLY or isinstance(src, sources.TinyImagesSource):
+    if src.oe_only:
         raise DeepadError(f"'{src.name}' is an OE pool, not nominal data; give it as --oe and pick a "
                           f"nominal --dataset (e.g. digits, mnist, cifar10, folder:PATH)")
-    if check_data:
-        if isinstance(src, sources.FolderSource):
-            src.check_nominal()
-        elif src.origin == "download":
-            src.ensure()  # on disk, or downloaded now; offline: a DataError naming folder and alternatives
+    if check_data:  # on disk (or downloaded now; offline: a DataError naming folder and alternatives)
+        src.check_nominal()
     k = _class_index(src, normal_class)
     dataset_id = sources.identify(src.name)
 
@@ -251,15 +242,7 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = Non
         oe_src = sources.get(oe_name)
         oe_id = sources.identify(oe_name)
     if oe_name != "none" and check_data:
-        if isinstance(oe_src, sources.FolderSource):
-            n_files = len(oe_src._files()[0])  # raises for a missing folder or one without images
-            if size is not None and size > n_files:
-                raise DataError(f"OE size {size} is larger than the OE pool ({n_files} image files "
-                                f"in {oe_src.path}); use at most {n_files} or 'all'")
-        elif isinstance(oe_src, sources.TinyImagesSource):
-            oe_src.check()
-        elif oe_src.origin == "download" and not oe_src.available():
-            oe_src.ensure()
+        oe_src.check_oe(size)
     if oe_name != "none" and n_cls is not None:
         n_avail = len(oe_src.classes())
         if n_avail and n_cls > n_avail:

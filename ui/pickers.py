@@ -21,7 +21,7 @@ BUDGETS = ["quick", "paper", "epochs"]
 def dataset_choices(rows: list | None = None) -> list[str]:
     """Nominal data sets, the bundled one first (a value from a stale URL falls back to it), then
     the image folders that stored or opened runs used."""
-    names = [n for n in sources.REGISTRY if n not in sources.OE_ONLY]
+    names = [n for n, src in sources.REGISTRY.items() if not src.oe_only]
     return (sorted(names, key=lambda n: sources.REGISTRY[n].origin != "bundled")
             + stored.known_datasets(rows or []))
 

@@ -8,7 +8,7 @@ import os
 
 import streamlit as st
 
-from deepad import analysis
+from deepad import views as stored_results
 from deepad.bundle import open_bundle
 from deepad.data import sources
 from deepad.errors import DeepadError
@@ -90,7 +90,7 @@ def _span(values) -> str:
 
 
 def view_state(view: dict, prefix: str) -> dict:
-    """A view (analysis.stored_views, claims) as the widget values of a grid page (`oes`, `blur`,
+    """A view (views.stored_views, claims) as the widget values of a grid page (`oes`, `blur`,
     `tab`) or of Explore (prefix '')."""
     params = ", ".join(f"{k}={v:g}" for k, v in sorted(view.get("params", {}).items()))
     sizes = ["all" if x is None else x for x in view.get("oe_sizes", [None])]
@@ -130,14 +130,14 @@ def default_view(page: str, prefix: str, rows: list[dict]) -> dict | None:
     if st.query_params or f"_{prefix}_seeded" in st.session_state:
         return None
     st.session_state[f"_{prefix}_seeded"] = True
-    views = analysis.stored_views(rows, page, limit=1)
+    views = stored_results.stored_views(rows, page, limit=1)
     return view_state(views[0], prefix) if views else None
 
 
 def views_panel(page: str, prefix: str, rows: list[dict], what: str) -> None:
     """'What this page can show without training': the stored views, each a button that sets
     the page to it."""
-    views = analysis.stored_views(rows, page)
+    views = stored_results.stored_views(rows, page)
     with st.expander(f"Stored results this page can show without training ({len(views)})",
                      expanded=False):
         if not views:

@@ -31,7 +31,6 @@ not here keep their old key until they are (nothing is lost either way).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -39,18 +38,24 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
 
+from . import rekey
 from .config import CODE_VERSION, RunConfig
 from .errors import DeepadError
+from .runfiles import (  # noqa: F401 - StoredRun and FILES are part of the store's interface
+    FILES,
+    OPTIONAL,
+    REQUIRED,
+    StoredRun,
+    fsync_write,
+    is_safetensors,
+    sha256,
+)
 
-REQUIRED = ("config.json", "metrics.json", "scores.npz", "history.json")
-OPTIONAL = ("weights.safetensors", "extremes.npz")
-FILES = REQUIRED + ("weights.safetensors",)  # what a run trained here holds
 _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEXT"),
                    ("oe_size", "INTEGER"), ("oe_classes", "INTEGER"), ("blur_sigma", "REAL"),
                    ("method", "TEXT"), ("seed", "INTEGER"), ("epochs", "INTEGER"),
@@ -59,98 +64,6 @@ _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEX
                    ("oe_id", "TEXT")]
 _METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"),
                    ("train_seconds", "REAL")]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _is_safetensors(path: Path) -> bool:
-    """Whether the file has a safetensors layout: an 8-byte little-endian header length, then
-    that many bytes of JSON, inside the file. Cheap; never parses tensors or executes anything."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else 0
-        if not 0 < n <= min(100 * 2 ** 20, os.path.getsize(path) - 8):
-            return False
-        try:
-            return isinstance(json.loads(f.read(n)), dict)
-        except ValueError:
-            return False
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-@dataclass
-class StoredRun:
-    """A verified run read from the store."""
-
-    key: str
-    config: RunConfig
-    metrics: dict
-    history: list
-    path: Path
-    _scores: dict | None = field(default=None, repr=False)
-
-    def _load_scores(self):
-        if self._scores is None:
-            with np.load(self.path / "scores.npz", allow_pickle=False) as z:
-                self._scores = {k: z[k] for k in z.files}
-        return self._scores
-
-    @property
-    def scores(self) -> np.ndarray:
-        """float64 (m,) test scores, higher = more anomalous."""
-        return self._load_scores()["scores"]
-
-    @property
-    def labels(self) -> np.ndarray:
-        """(m,) 1 = anomaly."""
-        return self._load_scores()["labels"]
-
-    @property
-    def indices(self) -> np.ndarray:
-        """(m,) position of each score in the data set's test split."""
-        return self._load_scores()["indices"]
-
-    @property
-    def test_classes(self) -> np.ndarray:
-        return self._load_scores()["classes"]
-
-    @property
-    def has_weights(self) -> bool:
-        return (self.path / "weights.safetensors").exists()
-
-    def extremes(self) -> dict | None:
-        """{'indices', 'images'} of the test images kept with an imported run, or None."""
-        p = self.path / "extremes.npz"
-        if not p.exists():
-            return None
-        with np.load(p, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-
-    def weights(self) -> dict:
-        """The model's state dict, read with safetensors (no code is ever executed)."""
-        if not self.has_weights:
-            raise DeepadError(f"run {self.key} came without its model (imported from a result "
-                              f"bundle made without --weights): its metrics and scores are here, "
-                              f"but nothing can be scored with it; import a bundle made with "
-                              f"--weights, or delete the run and train it here")
-        from safetensors.torch import load_file
-        try:
-            return load_file(str(self.path / "weights.safetensors"))
-        except Exception as e:  # safetensors raises its own error types
-            raise DeepadError(f"the weights of run {self.key} are unreadable ({type(e).__name__}); "
-                              f"delete the run (its folder {self.path}) and ask for it again") from None
 
 
 _MIGRATED: set = set()  # store roots whose runs were checked for re-keying in this process
@@ -221,7 +134,7 @@ class RunStore:
         self._index_missing(con)
         if str(self.root.resolve()) not in _MIGRATED:
             _MIGRATED.add(str(self.root.resolve()))
-            self._migrate_identities(con)
+            rekey.migrate_identities(self, con)
 
     def _index_missing(self, con):
         """Index the run folders that the index lacks: all of them when the index was lost, or one
@@ -291,9 +204,9 @@ class RunStore:
                 if present != set(listed):  # e.g. a file put beside the run's own
                     raise ValueError(f"files {sorted(present ^ set(listed))} do not match the manifest")
                 for name in listed:
-                    if _sha256(d / name) != listed[name]:
+                    if sha256(d / name) != listed[name]:
                         raise ValueError(f"checksum mismatch in {name}")
-                if "weights.safetensors" in listed and not _is_safetensors(d / "weights.safetensors"):
+                if "weights.safetensors" in listed and not is_safetensors(d / "weights.safetensors"):
                     raise ValueError("weights.safetensors is not a safetensors file")  # e.g. a pickle
             cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
             if cfg.key != key:
@@ -422,23 +335,23 @@ class RunStore:
         tmp = self.root / "tmp" / f"{key}-{uuid.uuid4().hex}"
         try:
             tmp.mkdir(parents=True)
-            _fsync_write(tmp / "config.json", json.dumps(cfg.to_dict(), indent=1, sort_keys=True).encode())
-            _fsync_write(tmp / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True).encode())
-            _fsync_write(tmp / "history.json", json.dumps(history).encode())
+            fsync_write(tmp / "config.json", json.dumps(cfg.to_dict(), indent=1, sort_keys=True).encode())
+            fsync_write(tmp / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True).encode())
+            fsync_write(tmp / "history.json", json.dumps(history).encode())
             np.savez(tmp / "scores.npz", **scores)
             if isinstance(weights, (bytes, bytearray)):
-                _fsync_write(tmp / "weights.safetensors", bytes(weights))
+                fsync_write(tmp / "weights.safetensors", bytes(weights))
             elif weights is not None:
                 from safetensors.torch import save_file
                 save_file(weights, str(tmp / "weights.safetensors"))
             for name, data in (extras or {}).items():
                 if name not in OPTIONAL or name == "weights.safetensors":
                     raise ValueError(f"unknown run file {name}")
-                _fsync_write(tmp / name, data)
+                fsync_write(tmp / name, data)
             names = [n for n in REQUIRED + OPTIONAL if (tmp / n).exists()]
             manifest = {"key": key, "code_version": CODE_VERSION,
-                        "sha256": {n: _sha256(tmp / n) for n in names}}
-            _fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
+                        "sha256": {n: sha256(tmp / n) for n in names}}
+            fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
             final = self.runs / key
             if final.exists():  # a damaged or concurrent leftover: set it aside, never merge
                 self._quarantine(key, "replaced by a fresh run")
@@ -457,75 +370,6 @@ class RunStore:
         except (sqlite3.Error, DeepadError):
             pass  # the run is stored and verified; the index picks it up when it can (_index_missing)
         return self.get(key)
-
-    # ------------------------------------------------------------------ re-keying by content
-    def _migrate_identities(self, con) -> None:
-        """Re-key the runs whose data set is given by a path but whose config has no content
-        identity (written before identities existed), where the data are on this machine."""
-        rows = con.execute(
-            "SELECT key FROM runs WHERE status = 'done' AND ((dataset LIKE 'folder:%' AND "
-            "dataset_id IS NULL) OR ((oe LIKE 'folder:%' OR oe LIKE 'tiny-images:%') AND "
-            "oe_id IS NULL))").fetchall()
-        for (key,) in rows:
-            try:
-                self._rekey(con, key)
-            except (DeepadError, OSError, ValueError):
-                continue  # the data are not here (yet), or the run is unreadable: keep it as it is
-
-    def _rekey(self, con, key: str) -> str | None:
-        run = self._read(key, repair=False)
-        if run is None:
-            return None
-        c = run.config
-        ids = {}
-        for field_name, id_name in (("dataset", "dataset_id"), ("oe", "oe_id")):
-            name = getattr(c, field_name)
-            if getattr(c, id_name) is None and name.startswith(("folder:", "tiny-images:")):
-                path = name.split(":", 1)[1].partition(",exclude=")[0]
-                if not os.path.exists(path):
-                    return None  # not on this machine: keep the old key
-                from .data import sources
-                ids[id_name] = sources.identify(name)
-        if not ids:
-            return None
-        new_cfg = c.replace(**ids)
-        new = new_cfg.key
-        (self.root / "aliases").mkdir(parents=True, exist_ok=True)
-        try:
-            lock = self.lock(new, timeout=0)
-            lock.__enter__()
-        except (Timeout, RuntimeError):  # being trained or re-keyed right now: next time
-            return None
-        try:
-            superseded = (self.runs / new / "manifest.json").exists()  # trained again meanwhile
-            if not superseded:
-                tmp = self.root / "tmp" / f"{new}-{uuid.uuid4().hex}"
-                shutil.copytree(run.path, tmp)
-                _fsync_write(tmp / "config.json",
-                             json.dumps(new_cfg.to_dict(), indent=1, sort_keys=True).encode())
-                manifest = json.loads((tmp / "manifest.json").read_text())
-                manifest["key"] = new
-                manifest["sha256"]["config.json"] = _sha256(tmp / "config.json")
-                manifest["rekeyed_from"] = key
-                _fsync_write(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
-                if (self.runs / new).exists():
-                    self._quarantine(new, "replaced by a re-keyed run")
-                os.replace(tmp, self.runs / new)
-            _fsync_write(self.root / "aliases" / key, (new + "\n").encode())
-            if superseded:  # keep the old copy: its numbers may differ from the new run's
-                (self.root / "superseded").mkdir(exist_ok=True)
-                run.path.replace(self.root / "superseded" / f"{key}-{uuid.uuid4().hex[:8]}")
-            else:
-                moved = self.root / "tmp" / f"rekeyed-{key}-{uuid.uuid4().hex[:8]}"
-                run.path.replace(moved)
-                shutil.rmtree(moved, ignore_errors=True)
-        finally:
-            lock.__exit__(None, None, None)
-        con.execute("DELETE FROM runs WHERE key = ?", (key,))
-        stored = self._read(new, verify=False, repair=False)
-        if stored is not None:
-            self._upsert(con, stored.config, "done", stored.metrics)
-        return new
 
     def put_once(self, cfg: RunConfig, produce) -> tuple["StoredRun", bool]:
         """(the run, True) when `cfg` is stored; else store what `produce()` returns (the keyword

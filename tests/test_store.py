@@ -19,7 +19,8 @@ import deepad.experiments
 from deepad import RunStore, get_or_train, load_detector, make_config
 from deepad.data import sources
 from deepad.errors import DeepadError, RunFailed
-from deepad.store import FILES, _sha256
+from deepad.runfiles import sha256 as _sha256
+from deepad.store import FILES
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 3

@@ -16,7 +16,8 @@ from rel_helpers import assert_intact, snapshot, tiny
 
 from deepad import RunStore, get_or_train, load_detector
 from deepad.errors import DeepadError
-from deepad.store import StoredRun, _sha256
+from deepad.runfiles import sha256 as _sha256
+from deepad.store import StoredRun
 
 
 class Payload:

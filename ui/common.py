@@ -7,6 +7,7 @@
     training  progress, estimates and confirmation, grid training, background sweeps, downloads
     models    a stored model at work (download, score images)
     stored    the store and the opened result bundles; viewer mode; views of stored results
+    runs      the Runs page's parts (open, compare, export, delete)
 
 Only ui/ and views/ (the pages) import streamlit.
 """

@@ -29,25 +29,6 @@ PAPER_CIFAR10_MEAN = {"deep-sad": 94.5, "hsc": 95.9, "focal": 95.8, "bce": 96.1,
 PAPER_WITH_OE = {"geo-plus": "geo-plus with OE"}
 
 
-def group_auroc(rows: list[dict], by: str, series: str = "method") -> list[dict]:
-    """Mean and standard deviation of AUROC per (series, by) value over all other fields (seeds,
-    classes). rows: index rows (dicts) from RunStore.query. Returns one dict per series with
-    sorted `x`, `mean`, `std`, `n`, and the run keys behind each point."""
-    out: dict = {}
-    for r in rows:
-        if r.get("auroc") is None:
-            continue
-        out.setdefault(r[series], {}).setdefault(r[by], []).append((r["auroc"], r["key"]))
-    result = []
-    for name, pts in out.items():
-        xs = sorted(pts, key=lambda v: (v is None, v if v is not None else 0))
-        vals = [np.array([a for a, _ in pts[x]]) for x in xs]
-        result.append({"name": name, "x": xs, "mean": [float(v.mean()) for v in vals],
-                       "std": [float(v.std()) for v in vals], "n": [len(v) for v in vals],
-                       "keys": [[k for _, k in pts[x]] for x in xs]})
-    return result
-
-
 def class_table(rows: list[dict]) -> dict:
     """{method: {normal_class: (mean AUROC over seeds, n runs)}} from index rows."""
     t: dict = {}

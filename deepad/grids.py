@@ -91,7 +91,9 @@ class Grid:
     precision: str = "auto"
     method_params: dict = field(default_factory=dict)
 
-    def configs(self, notes: list | None = None) -> list[RunConfig]:
+    def configs(self, notes: list | None = None, check_data: bool = True) -> list[RunConfig]:
+        """The product of the axes as validated configs, one per distinct run (a method that
+        ignores an axis gives one run, not many). check_data as in make_config."""
         notes = notes if notes is not None else []
         classes = self.normal_class
         if "all" in classes:
@@ -109,7 +111,7 @@ class Grid:
             cfg = make_config(dataset=self.dataset, normal_class=k, oe=self.oe, oe_size=n,
                               oe_classes=kc, blur_sigma=sigma, oe_jpeg=self.oe_jpeg, method=m, seed=seed,
                               preset=self.preset, epochs=self.epochs, precision=self.precision,
-                              notes=local, **{p: v for p, v in self.method_params.items()
+                              notes=local, check_data=check_data, **{p: v for p, v in self.method_params.items()
                                                if p in known.get(m, ())})
             for note in local:
                 if note not in notes:

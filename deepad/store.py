@@ -22,11 +22,8 @@ never served. The index is derived data: it is rebuilt from the run folders when
 unreadable, and picks up any run folder it lacks (a writer killed before indexing its run). Runs
 written under another CODE_VERSION stay on disk untouched but are neither served nor re-indexed.
 
-Runs on data sets given by a path used to be keyed by that path. A store opened by this version
-re-keys them by the data's content (data.identity) where the data are on this machine: the run is
-copied to its new key with the identity in its config, the old key becomes an alias (`get(old)`
-still answers) and the old folder is removed only after the copy is in place. Runs whose data are
-not here keep their old key until they are (nothing is lost either way).
+Runs keyed by a data set's path before content identities existed are re-keyed by content when
+the store is opened (rekey.py); their old keys stay answerable through `aliases/`.
 """
 
 from __future__ import annotations
@@ -46,15 +43,8 @@ from filelock import FileLock, Timeout
 from . import rekey
 from .config import CODE_VERSION, RunConfig
 from .errors import DeepadError
-from .runfiles import (  # noqa: F401 - StoredRun and FILES are part of the store's interface
-    FILES,
-    OPTIONAL,
-    REQUIRED,
-    StoredRun,
-    fsync_write,
-    is_safetensors,
-    sha256,
-)
+from .runfiles import OPTIONAL, REQUIRED, fsync_write, is_safetensors, sha256
+from .runfiles import FILES, StoredRun  # noqa: F401 - part of the store's interface
 
 _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEXT"),
                    ("oe_size", "INTEGER"), ("oe_classes", "INTEGER"), ("blur_sigma", "REAL"),

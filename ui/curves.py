@@ -114,10 +114,12 @@ def seeds(text: str) -> list[int]:
     return parse_ints(text, name="seeds", flag=False, sort=True)
 
 
-def configs_of(make, *, methods, xs, classes, seed_text) -> list:
-    """make(method, x, class, seed) for the product, inside an error box; [] on bad settings."""
+def configs_of(prefix: str, x_axis: str, xs: list, *, classes, seed_text, **axes) -> list:
+    """The curve page's runs (x_axis: the Grid field on the x axis, e.g. oe_size), inside an
+    error box; [] on bad settings."""
+    from ui.pickers import page_configs
     out = []
     with shown_errors("settings"):
-        out = [make(m, x, k, s) for m in methods for x in xs for k in classes
-               for s in seeds(seed_text)]
+        out = page_configs(prefix, **{x_axis: list(xs)}, normal_class=list(classes),
+                           seed=seeds(seed_text), **axes)
     return out

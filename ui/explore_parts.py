@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deepad import analysis, make_config, plots
+from deepad import analysis, plots
 from deepad.preview import decode_upload, extremes, oe_images
 from deepad.report import html_report
 from ui import common as ui
@@ -40,16 +40,15 @@ def nominal(rows) -> tuple[str | None, list]:
 
 
 def configs_for(ds: str, oe: str | None, oe_jpeg) -> list:
-    """One config per chosen method (OE settings only for the methods that use OE)."""
+    """One config per chosen method, each in its own error box (HSC without OE fails, Deep SVDD
+    beside it does not); make_config drops the OE settings of the methods that use none."""
     s, out = st.session_state, []
     for m in s["methods"]:
         with ui.shown_errors(ui.method_label(m)):
-            uses_oe = ui.methods.info(m).oe != "never" and oe is not None
-            out.append(make_config(
-                dataset=ds, normal_class=int(s["normal_class"]), oe=oe if uses_oe else "none",
-                oe_size=s["oe_size"] if uses_oe else None,
-                blur_sigma=s["blur_sigma"] if uses_oe else 0, oe_jpeg=oe_jpeg if uses_oe else None,
-                method=m, seed=int(s["seed"]), **ui.config_args("", m)))
+            out += ui.page_configs("", dataset=ds, normal_class=[int(s["normal_class"])],
+                                   method=[m], oe="none" if oe is None else oe,
+                                   oe_size=[s["oe_size"]], blur_sigma=[s["blur_sigma"]],
+                                   oe_jpeg=oe_jpeg, seed=[int(s["seed"])])
     return out
 
 

@@ -175,17 +175,17 @@ def budget_args(prefix: str) -> dict:
             "epochs": int(s[_k(prefix, "epochs")]) if budget == "epochs" else None}
 
 
-def method_params(prefix: str, method: str) -> dict:
-    """The parameters of `{prefix}_params` (Explore: `params`) that `method` takes (DeepadError
-    for bad text)."""
+def page_configs(prefix: str, **axes) -> list:
+    """The runs a page asks for: a deepad Grid of `axes` (Grid's fields: dataset, oe, oe_jpeg
+    and lists for normal_class, method, oe_size, blur_sigma, seed) with the page's budget and
+    method parameters. make_config decides every default; the runs are described without opening
+    the data (check_data=False: training checks them). DeepadError for bad settings."""
+    from deepad.grids import Grid
     from deepad.parsing import parse_method_params
     text = st.session_state.get(_k(prefix, "params"), "") or ""
     params = parse_method_params([p.strip() for p in text.replace(";", ",").split(",") if p.strip()])
-    takes = methods.REGISTRY[method].params if method in methods.REGISTRY else {}
-    return {k: v for k, v in params.items() if k in takes}
-
-
-def config_args(prefix: str, method: str) -> dict:
-    """The budget and method parameters of a grid page, for make_config (described without
-    opening the data: check_data=False; training checks them)."""
-    return {**budget_args(prefix), **method_params(prefix, method), "check_data": False}
+    takes = set().union(*(methods.REGISTRY[m].params for m in axes.get("method", ())
+                          if m in methods.REGISTRY))
+    grid = Grid(**axes, **budget_args(prefix),  # a parameter no chosen method takes waits unused
+                method_params={k: v for k, v in params.items() if k in takes})
+    return grid.configs(check_data=False)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from deepad import claims, make_config, plots
+from deepad import claims, plots
 from deepad.preview import oe_images
 from ui import common as ui
 from ui import curves
@@ -40,13 +40,9 @@ ui.write_url(list(DEFAULTS))
 if not (s["blur_methods"] and s["blur_sigmas"] and s["blur_classes"] and oe):
     st.info("Choose at least one class, method and blur sigma, and the OE data, in the sidebar.")
     st.stop()
-configs = curves.configs_of(
-    lambda m, sigma, k, seed: make_config(dataset=ds, normal_class=k, oe=oe,
-                                          oe_size=s["blur_oe_size"], blur_sigma=sigma,
-                                          oe_jpeg=oe_jpeg, method=m, seed=seed,
-                                          **ui.config_args("blur", m)),
-    methods=s["blur_methods"], xs=s["blur_sigmas"], classes=s["blur_classes"],
-    seed_text=s["blur_seeds"])
+configs = curves.configs_of("blur", "blur_sigma", s["blur_sigmas"], classes=s["blur_classes"],
+                            seed_text=s["blur_seeds"], dataset=ds, oe=oe, oe_jpeg=oe_jpeg,
+                            method=s["blur_methods"], oe_size=[s["blur_oe_size"]])
 if not configs:
     st.stop()
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from deepad import claims, make_config
+from deepad import claims
 from ui import common as ui
 from ui import curves
 
@@ -38,10 +38,9 @@ if not (s["oes_methods"] and s["oes_sizes"] and s["oes_classes"] and oe):
     st.info("Choose at least one class, method and number of OE images, and the OE data, in the "
             "sidebar.")
     st.stop()
-configs = curves.configs_of(
-    lambda m, n, k, seed: make_config(dataset=ds, normal_class=k, oe=oe, oe_size=n, method=m,
-                                      seed=seed, oe_jpeg=oe_jpeg, **ui.config_args("oes", m)),
-    methods=s["oes_methods"], xs=s["oes_sizes"], classes=s["oes_classes"], seed_text=s["oes_seeds"])
+configs = curves.configs_of("oes", "oe_size", s["oes_sizes"], classes=s["oes_classes"],
+                            seed_text=s["oes_seeds"], dataset=ds, oe=oe, oe_jpeg=oe_jpeg,
+                            method=s["oes_methods"])
 if not configs:
     st.stop()
 at = 64 if claims.profile_of(ds) == "imagenet" else 32

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from deepad import analysis, make_config
+from deepad import analysis
 from deepad.report import html_report
 from ui import common as ui
 
@@ -45,14 +45,9 @@ if not s["tab_methods"] or not s["tab_seeds"] or not oe:
 classes, configs = [], []
 with ui.shown_errors("settings"):
     classes = ui.classes_of(s["tab_dataset"])
-    for k in range(len(classes)):
-        for m in s["tab_methods"]:
-            uses_oe = ui.methods.info(m).oe != "never"
-            configs += [make_config(dataset=s["tab_dataset"], normal_class=k,
-                                    oe=oe if uses_oe else "none",
-                                    oe_size=s["tab_oe_size"] if uses_oe else None, method=m,
-                                    seed=int(seed), oe_jpeg=oe_jpeg if uses_oe else None,
-                                    **ui.config_args("tab", m)) for seed in s["tab_seeds"]]
+    configs = ui.page_configs("tab", dataset=s["tab_dataset"], normal_class=list(range(len(classes))),
+                              method=s["tab_methods"], oe=oe, oe_size=[s["tab_oe_size"]],
+                              oe_jpeg=oe_jpeg, seed=[int(x) for x in s["tab_seeds"]])
 if not configs:
     st.stop()
 

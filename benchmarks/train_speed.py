@@ -50,9 +50,8 @@ def main():
                                   epochs=epochs, seed=1)
                 task = build_task(cfg)
                 for name in a.settings.split(","):
-                    det = Detector(m, epochs=cfg.epochs, milestones=cfg.milestones,
-                                   preprocessing=task.prep, random_state=1, device="cpu",
-                                   **SETTINGS[name]).fit(task.train, task.oe)
+                    det = Detector.from_config(cfg, preprocessing=task.prep, device="cpu",
+                                               **SETTINGS[name]).fit(task.train, task.oe)
                     t0 = time.perf_counter()
                     s = det.score_samples(task.test)
                     ev = time.perf_counter() - t0

@@ -53,15 +53,10 @@ def _versions() -> dict:
 def train_run(cfg: RunConfig, *, device: str = "auto", callbacks=()) -> tuple[Detector, dict, dict]:
     """Train and evaluate `cfg` without touching the store: (detector, metrics, score arrays)."""
     task = build_task(cfg)
-    det = Detector(cfg.method, epochs=cfg.epochs, milestones=cfg.milestones,
-                   batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                   blur_sigma=cfg.blur_sigma, preprocessing=task.prep, device=device,
-                   precision=cfg.precision, random_state=cfg.seed, callbacks=callbacks,
-                   **dict(cfg.method_params))
-    method = det_method(cfg)
+    det = Detector.from_config(cfg, preprocessing=task.prep, device=device, callbacks=callbacks)
     val_idx = None
     validation = None
-    if method.select_on_test():
+    if det.selects_on_test:
         val_idx = validation_split(task.test_labels, cfg.seed)
         validation = (task.test[val_idx], task.test_labels[val_idx])
     det.fit(task.train, task.oe, validation=validation)
@@ -88,11 +83,6 @@ def train_run(cfg: RunConfig, *, device: str = "auto", callbacks=()) -> tuple[De
               "indices": np.arange(len(scores), dtype=np.int64),
               "classes": task.test_classes.astype(np.int64)}
     return det, m, arrays
-
-
-def det_method(cfg: RunConfig):
-    from . import methods
-    return methods.get(cfg.method, **dict(cfg.method_params))
 
 
 def validation_split(labels: np.ndarray, seed: int, fraction: float = 0.1) -> np.ndarray:

@@ -15,8 +15,8 @@ callbacks; the core knows nothing about who listens.
 from __future__ import annotations
 
 import math
-import random
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -37,6 +37,18 @@ class Callback:
     def on_epoch_end(self, det, epoch: int, loss: float): ...
 
     def on_fit_end(self, det): ...
+
+
+@contextmanager
+def seeded(seed: int, dev):
+    """torch's global generators (CPU, and `dev` when it is a GPU) seeded with `seed` for the
+    block and restored after it: a fit is reproducible and leaves its caller's RNG state as it
+    found it (torch.random.fork_rng)."""
+    gpus = [dev.index if dev.index is not None else torch.cuda.current_device()] \
+        if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
+        torch.manual_seed(seed)
+        yield
 
 
 class Cancelled(Exception):
@@ -86,12 +98,37 @@ class Detector:
         self.channels_last, self.random_state = channels_last, random_state
         self.callbacks, self.method_params = list(callbacks), method_params
 
+    @classmethod
+    def from_config(cls, cfg, *, preprocessing: Preprocessing | None = None, device: str = "auto",
+                    callbacks=(), **overrides) -> "Detector":
+        """The detector a RunConfig describes: its method and parameters, schedule, optimiser,
+        blur, precision and seed. `preprocessing` comes with the data (build_task(cfg).prep);
+        `overrides` change Detector arguments (a benchmark's channels_last=False, say)."""
+        kw = dict(epochs=cfg.epochs, milestones=cfg.milestones, batch_size=cfg.batch_size,
+                  lr=cfg.lr, weight_decay=cfg.weight_decay, blur_sigma=cfg.blur_sigma,
+                  precision=cfg.precision, random_state=cfg.seed, **dict(cfg.method_params))
+        return cls(cfg.method, preprocessing=preprocessing, device=device, callbacks=callbacks,
+                   **{**kw, **overrides})
+
+    @property
+    def selects_on_test(self) -> bool:
+        """Whether the method picks hyper-parameters on labelled data (fit's `validation`)."""
+        return methods.get(self.method, **self.method_params).select_on_test()
+
     # ------------------------------------------------------------------ fit
     def fit(self, nominal, outliers=None, *, validation=None) -> "Detector":
         """Train on nominal images (uint8 (N, C, H, W)) and optional OE images (uint8 array, or
         an object with `__len__` and `take(positions)`). `validation`: (uint8 images, labels with
         1 = anomaly), used only by methods that select hyper-parameters on labelled data (the
-        OC-SVM's original protocol). Returns self; facts such a method records land in `info_`."""
+        OC-SVM's original protocol). Returns self; facts such a method records land in `info_`.
+
+        Randomness comes from `random_state` alone: the batch order and augmentation draw from
+        generators made here, and what torch draws from its global generators (weight init, a
+        method's own draws) happens inside `seeded`, which gives the caller's RNG state back."""
+        with seeded(self.random_state, resolve_device(self.device)):
+            return self._fit(nominal, outliers, validation)
+
+    def _fit(self, nominal, outliers, validation) -> "Detector":
         nominal = _as_images(nominal, "nominal")
         method = methods.get(self.method, **self.method_params)
         if method.oe == "required" and outliers is None:
@@ -111,7 +148,7 @@ class Detector:
         dev = resolve_device(self.device)
         prec = resolve_precision(self.precision, dev)
         prep = method.adapt_preprocessing(self.preprocessing or Preprocessing())
-        self._seed_everything(dev)
+        self._deterministic(dev)
         self.method_, self.device_, self.precision_, self.prep_ = method, dev, prec, prep
         shape = prep.input_shape(tuple(nominal.shape[1:]))
         model = method.build(shape).to(dev)
@@ -214,9 +251,8 @@ class Detector:
             cb.on_fit_end(self)
         return self
 
-    def _seed_everything(self, dev):
-        random.seed(self.random_state)
-        torch.manual_seed(self.random_state)
+    @staticmethod
+    def _deterministic(dev):
         if dev.type == "cuda":
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False

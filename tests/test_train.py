@@ -130,3 +130,23 @@ def test_augmentation_keeps_shapes_and_range():
     # with augmentation off, the view is just the scaled pixels
     plain = train_view(x, Preprocessing(), g)
     assert torch.allclose(plain, x.float() / 255)
+
+
+@pytest.mark.parametrize("method", ["hsc", "itae"])  # itae draws from torch inside its loss
+def test_a_fit_depends_on_its_seed_alone_and_leaves_the_callers_rng_alone(digits, method):
+    nominal, oe, test, _ = digits
+
+    def fit(seed, caller_seed):
+        torch.manual_seed(caller_seed)
+        det = Detector(method, epochs=2, random_state=seed).fit(nominal, oe)
+        return det.score_samples(test), torch.rand(4)
+
+    a, after_a = fit(1, caller_seed=5)
+    b, after_b = fit(1, caller_seed=99)  # another global state before: the same run
+    c, _ = fit(2, caller_seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    torch.manual_seed(5)
+    assert torch.equal(after_a, torch.rand(4))  # as if no fit had happened in between
+    torch.manual_seed(99)
+    assert torch.equal(after_b, torch.rand(4))

@@ -17,7 +17,7 @@ Stages (paper-protocol.md sections 6-9; the substitutes are those of ../shared/d
   mnist     MNIST, every digit, the table's methods, with the Tiny-ImageNet photos (converted to
             28x28 grayscale) and with uniform-noise OE; EMNIST letters (the paper's OE) are not
             available here.
-  full      one CIFAR-10 class, HSC, the paper's budget (--preset paper: 200 epochs) next to the
+  full      one CIFAR-10 class, HSC, the paper's budget (--budget paper: 200 epochs) next to the
             same run at the quick budget.
 
 Every run goes through the run store (deepad.store.RunStore, DEEPAD_CACHE): a rerun trains only

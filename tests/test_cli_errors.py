@@ -185,6 +185,7 @@ BAD = [
     ("param-out-of-range", ["--method", "ocsvm", "--param", "nu=2"], ["nu", "got 2"]),
     ("argparse-unknown-flag", ["--bogus"], ["--bogus"]),
     ("argparse-bad-choice", ["--preset", "nope"], ["--preset", "'nope'"]),
+    ("argparse-bad-budget", ["--budget", "nope"], ["--budget", "'nope'"]),
     ("argparse-missing-value", ["--epochs"], ["--epochs"]),
 ]
 

@@ -213,3 +213,21 @@ def test_worker_threads_follow_the_cores_and_respect_omp_num_threads(monkeypatch
     assert sweep._threads_per_worker(2) == 4
     monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a number: ignored
     assert sweep._threads_per_worker(1) == 8
+
+
+def test_grid_and_budget_words_and_the_old_preset_flag_give_the_same_runs(capsys):
+    """`--grid NAME` names a paper grid and `--budget` the training budget; the 0.1 flag
+    `--preset` (either of them) is still understood and gives the same configs."""
+    from deepad.cli import build_parser
+    from deepad.cli.sweeps import _sweep_grid
+    p = build_parser()
+    base = ["sweep", "--dataset", "digits", "--oe", "photos", "--seed", "1", "--normal-class", "0"]
+    new = _sweep_grid(p.parse_args(base + ["--grid", "paper/cifar10-oe-sizes", "--budget", "quick"]))
+    old = _sweep_grid(p.parse_args(base + ["--preset", "paper/cifar10-oe-sizes", "--budget", "quick"]))
+    assert [c.key for c in new.configs(check_data=False)] == [c.key for c in old.configs(check_data=False)]
+    assert new.preset == "quick" and len(new.oe_size) > 10
+    assert _sweep_grid(p.parse_args(base + ["--preset", "paper"])).preset == "paper"
+    assert cli.main(["sweep", "--list-grids"]) == 0
+    assert "paper/cifar10-blur" in capsys.readouterr().out
+    assert cli.main(["sweep", "--grid", "paper/nope", "--dry-run"]) == 2
+    assert "--list-grids" in capsys.readouterr().err

@@ -19,8 +19,8 @@ from .stored import _bundle_parser, _table_parser, cmd_bundle, cmd_runs, cmd_tab
 from .sweeps import _sweep_grid, _sweep_parser, cmd_sweep  # noqa: F401 - _sweep_grid: tests
 
 
-def main(argv=None) -> int:
-    STDOUT[0] = sys.stdout
+def build_parser() -> _Parser:
+    """The whole command line's parser (every sub-command)."""
     ap = _Parser(prog="python -m deepad", description="Deep anomaly detection with outlier exposure.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     _run_parser(sub)
@@ -32,6 +32,12 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("methods", help="list methods")
     p.add_argument("--json", action="store_true")
+    return ap
+
+
+def main(argv=None) -> int:
+    STDOUT[0] = sys.stdout
+    ap = build_parser()
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error (2), already printed

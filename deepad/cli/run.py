@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -36,8 +37,10 @@ def _run_parser(sub):
                         "`deepad methods` lists each method's parameters")
     p.add_argument("--seed", default="1", help="random seed: OE subset, init, batches (default 1)")
     p.add_argument("--epochs", default=None, help="training epochs (overrides the preset's)")
-    p.add_argument("--preset", default="quick", choices=["quick", "paper"],
-                   help="training budget: quick (CPU-friendly) or paper (the paper's epochs)")
+    p.add_argument("--budget", default=None, choices=["quick", "paper"],
+                   help="training budget: quick (CPU-friendly, the default) or paper (the paper's "
+                        "epochs); --epochs N sets the epochs instead")
+    p.add_argument("--preset", default=None, choices=["quick", "paper"], help=argparse.SUPPRESS)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="training precision (auto: bf16 where the hardware has it); scoring is fp32")
@@ -74,7 +77,7 @@ def cmd_run(a) -> int:
     cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=a.oe, oe_size=a.oe_size,
                       oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, oe_jpeg=a.oe_jpeg,
                       method=a.method,
-                      seed=a.seed, preset=a.preset, epochs=a.epochs, precision=a.precision,
+                      seed=a.seed, preset=a.budget or a.preset or "quick", epochs=a.epochs, precision=a.precision,
                       notes=notes, **params)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)

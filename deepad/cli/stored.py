@@ -124,7 +124,7 @@ def _bundle_parser(sub):
     e.add_argument("--run", action="append", default=[], metavar="KEY",
                    help="a run key (repeatable; with filters, runs that match either)")
     e.add_argument("--preset-grid", default=None, metavar="NAME",
-                   help="the runs of a grid of `deepad sweep --list-presets` (matched by its "
+                   help="the runs of a grid of `deepad sweep --list-grids` (matched by its "
                         "axes: data set, classes, methods, OE sizes, OE classes, blur, seeds; any "
                         "OE pool and budget)")
     e.add_argument("--weights", action="store_true", help="include the models' weights")
@@ -145,7 +145,7 @@ def _preset_rows(rows: list, name: str) -> list:
     ps = presets()
     if name not in ps:
         raise DeepadError(f"unknown preset grid '{name}'; see `python -m deepad sweep "
-                          f"--list-presets`")
+                          f"--list-grids`")
     spec = ps[name]
     from ..data.sources import canonical_name
 

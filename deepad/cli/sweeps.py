@@ -14,9 +14,12 @@ def _sweep_parser(sub):
     p = sub.add_parser("sweep", help="train a grid of runs (the product of lists), locally or on Ray",
                        description="Train the product of lists of run settings into the run cache. "
                                    "Cached runs are skipped, so a stopped sweep resumes where it was.")
-    p.add_argument("--preset", default=None,
-                   help="a paper grid (see --list-presets) or a training budget quick|paper")
-    p.add_argument("--list-presets", action="store_true", help="list the paper's grids and exit")
+    p.add_argument("--grid", default=None, metavar="NAME",
+                   help="one of the paper's grids (see --list-grids); other flags override its values")
+    p.add_argument("--list-grids", action="store_true", help="list the paper's grids and exit")
+    # the words of 0.1 (a grid or a budget), still understood
+    p.add_argument("--preset", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--list-presets", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--dataset", default=None)
     p.add_argument("--normal-class", default=None, help="all | 0,1,5 | 0-4 (default 0)")
     p.add_argument("--oe", default=None)
@@ -50,12 +53,13 @@ def _sweep_grid(a):
     from ..grids import Grid, presets
     spec = {}
     budget = a.budget
-    if a.preset and a.preset not in ("quick", "paper"):
+    grid = a.grid or (a.preset if a.preset not in (None, "quick", "paper") else None)
+    if grid:
         ps = presets()
-        if a.preset not in ps:
-            raise DeepadError(f"unknown preset '{a.preset}'; see `python -m deepad sweep "
-                              f"--list-presets` (or use quick | paper for the training budget)")
-        spec = dict(ps[a.preset])
+        if grid not in ps:
+            raise DeepadError(f"unknown grid '{grid}'; see `python -m deepad sweep --list-grids` "
+                              f"(the training budget is --budget quick | paper)")
+        spec = dict(ps[grid])
         budget = budget or "paper"
     elif a.preset:
         budget = budget or a.preset
@@ -87,11 +91,11 @@ def cmd_sweep(a) -> int:
     from ..grids import preset_size, presets
     from ..store import RunStore
     from ..summary import format_table, summarize, varying_fields
-    if a.list_presets:
+    if a.list_grids or a.list_presets:
         for name, spec in presets().items():
             print(f"{name:<28}{preset_size(spec):>7} runs  {spec['dataset']} with OE {spec['oe']}; "
                   f"methods {','.join(spec['method'])}")
-        print("\nFlags given with --preset override its values (e.g. --oe folder:PATH, --seed 1-2).")
+        print("\nFlags given with --grid override its values (e.g. --oe folder:PATH, --seed 1-2).")
         return 0
     notes = []
     if a.from_file:

@@ -54,6 +54,11 @@ class RunConfig:
     (`folder:`, `tiny-images:`); None for registry data sets, which are identified by name. The
     key uses the identity in place of the path, so the same data under another path or on
     another machine give the same key; the path is kept as where the data were found.
+    oe_batch: OE images per training step; None = as many as nominal images (the paper: 128, so
+    a 32-image OE set appears four times in every batch). A smaller number shows a small OE set
+    once per step instead. oe_augment: whether OE images get the training augmentation (the
+    paper: yes). Both exist to test why few OE samples do or do not suffice; each is left out of
+    the key at its paper value.
     """
 
     dataset: str = "digits"
@@ -74,6 +79,8 @@ class RunConfig:
     precision: str = "auto"
     dataset_id: str | None = None
     oe_id: str | None = None
+    oe_batch: int | None = None
+    oe_augment: bool = True
 
     @property
     def key(self) -> str:
@@ -104,8 +111,9 @@ def key_of(d: dict) -> str:
     older runs keep their keys; a data set with a content identity enters by that identity, never
     by its path."""
     d = dict(d)
-    if d.get("oe_jpeg") is None:  # absent from the keys of runs that do not use it
-        d.pop("oe_jpeg", None)
+    for name, absent in (("oe_jpeg", None), ("oe_batch", None), ("oe_augment", True)):
+        if d.get(name, absent) == absent:  # absent from the keys of runs that do not use it
+            d.pop(name, None)
     for name, ident in (("dataset", "dataset_id"), ("oe", "oe_id")):
         value = d.pop(ident, None)
         if value is not None:
@@ -161,7 +169,7 @@ DEFAULT_OE = "photos"  # the bundled natural photos: OE that works offline
 
 def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = None,
                 oe_size=None, oe_classes=None, blur_sigma=0.0, oe_jpeg=None, method: str = "hsc",
-                seed: int = 1,
+                seed: int = 1, oe_batch=None, oe_augment: bool = True,
                 preset: str = "quick", epochs: int | None = None, precision: str = "auto",
                 notes: list | None = None, check_data: bool = True, **method_params) -> RunConfig:
     """Validate user choices and resolve them into a RunConfig. Raises DeepadError with a message
@@ -226,17 +234,29 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = Non
                               f"got '{oe_jpeg}'") from None
         if not 1 <= jpeg <= 95:
             raise DeepadError(f"OE JPEG quality must be between 1 and 95 (Pillow's useful range), got {jpeg}")
+    batch = None if oe_batch in (None, "", "all") else oe_batch
+    if batch is not None:
+        try:
+            batch = int(batch)
+        except (TypeError, ValueError):
+            raise DeepadError(f"OE batch must be a positive integer, got '{oe_batch}'") from None
+        if batch < 1:
+            raise DeepadError(f"OE batch must be at least 1, got {batch}")
+    augment = oe_augment not in (False, 0, "0", "false", "no")
+    oe_knobs = batch is not None or not augment
     if m.oe == "never" and (oe_name != "none" or sigma or size is not None or n_cls is not None
-                            or jpeg is not None):
+                            or jpeg is not None or oe_knobs):
         notes.append(f"{m.name} does not use outlier exposure; ignoring the OE settings")
-        oe_name, size, n_cls, sigma, jpeg = "none", None, None, 0.0, None
+        oe_name, size, n_cls, sigma, jpeg, batch, augment = "none", None, None, 0.0, None, None, True
+        oe_knobs = False
     if m.oe == "required" and oe_name == "none":
         raise DeepadError(f"method '{m.name}' trains against outlier exposure; give --oe (e.g. "
                           f"photos, noise-uniform, folder:PATH) or pick an unsupervised method "
                           f"(deep-svdd, ae)")
-    if oe_name == "none" and (sigma or size is not None or n_cls is not None or jpeg is not None):
-        raise DeepadError("OE size, OE classes, blur and OE JPEG only apply with --oe; remove them "
-                          "or give --oe")
+    if oe_name == "none" and (sigma or size is not None or n_cls is not None or jpeg is not None
+                              or oe_knobs):
+        raise DeepadError("OE size, OE classes, blur, OE JPEG, OE batch and OE augmentation only "
+                          "apply with --oe; remove them or give --oe")
     oe_id = None
     if oe_name != "none":
         oe_src = sources.get(oe_name)
@@ -271,4 +291,4 @@ def make_config(*, dataset: str = "digits", normal_class=0, oe: str | None = Non
                      seed=seed, epochs=sched.epochs, milestones=sched.milestones,
                      lr=float(rec.get("lr", 1e-3)), batch_size=int(rec.get("batch_size", 128)),
                      weight_decay=float(rec.get("weight_decay", 5e-7)), precision=precision,
-                     dataset_id=dataset_id, oe_id=oe_id)
+                     dataset_id=dataset_id, oe_id=oe_id, oe_batch=batch, oe_augment=augment)

@@ -86,6 +86,8 @@ class Grid:
     oe_classes: list = field(default_factory=lambda: [None])
     seed: list = field(default_factory=lambda: [1])
     oe_jpeg: int | None = None  # RunConfig.oe_jpeg for every run (not an axis)
+    oe_batch: int | None = None  # RunConfig.oe_batch and oe_augment, likewise
+    oe_augment: bool = True
     preset: str = "quick"
     epochs: int | None = None
     precision: str = "auto"
@@ -110,6 +112,7 @@ class Grid:
             local = []
             cfg = make_config(dataset=self.dataset, normal_class=k, oe=self.oe, oe_size=n,
                               oe_classes=kc, blur_sigma=sigma, oe_jpeg=self.oe_jpeg, method=m, seed=seed,
+                              oe_batch=self.oe_batch, oe_augment=self.oe_augment,
                               preset=self.preset, epochs=self.epochs, precision=self.precision,
                               notes=local, check_data=check_data, **{p: v for p, v in self.method_params.items()
                                                if p in known.get(m, ())})

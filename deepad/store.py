@@ -51,7 +51,7 @@ _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEX
                    ("method", "TEXT"), ("seed", "INTEGER"), ("epochs", "INTEGER"),
                    ("batch_size", "INTEGER"), ("lr", "REAL"), ("weight_decay", "REAL"),
                    ("precision", "TEXT"), ("oe_jpeg", "INTEGER"), ("dataset_id", "TEXT"),
-                   ("oe_id", "TEXT")]
+                   ("oe_id", "TEXT"), ("oe_batch", "INTEGER"), ("oe_augment", "INTEGER")]
 _METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"),
                    ("train_seconds", "REAL")]
 

@@ -14,6 +14,7 @@ callbacks; the core knows nothing about who listens.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from contextlib import contextmanager
@@ -90,12 +91,14 @@ class Detector:
                  lr: float = 1e-3, weight_decay: float = 5e-7, blur_sigma: float = 0.0,
                  preprocessing: Preprocessing | None = None, device: str = "auto",
                  precision: str = "auto", channels_last: bool = True, random_state: int = 0,
-                 callbacks=(), **method_params):
+                 oe_batch: int | None = None, oe_augment: bool = True, callbacks=(),
+                 **method_params):
         self.method = method
         self.epochs, self.milestones, self.batch_size = epochs, tuple(milestones), batch_size
         self.lr, self.weight_decay, self.blur_sigma = lr, weight_decay, blur_sigma
         self.preprocessing, self.device, self.precision = preprocessing, device, precision
         self.channels_last, self.random_state = channels_last, random_state
+        self.oe_batch, self.oe_augment = oe_batch, oe_augment
         self.callbacks, self.method_params = list(callbacks), method_params
 
     @classmethod
@@ -106,7 +109,8 @@ class Detector:
         `overrides` change Detector arguments (a benchmark's channels_last=False, say)."""
         kw = dict(epochs=cfg.epochs, milestones=cfg.milestones, batch_size=cfg.batch_size,
                   lr=cfg.lr, weight_decay=cfg.weight_decay, blur_sigma=cfg.blur_sigma,
-                  precision=cfg.precision, random_state=cfg.seed, **dict(cfg.method_params))
+                  precision=cfg.precision, random_state=cfg.seed, oe_batch=cfg.oe_batch,
+                  oe_augment=cfg.oe_augment, **dict(cfg.method_params))
         return cls(cfg.method, preprocessing=preprocessing, device=device, callbacks=callbacks,
                    **{**kw, **overrides})
 
@@ -179,7 +183,11 @@ class Detector:
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(self.milestones), gamma=0.1)
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=(prec == "bf16"))
-        y = torch.cat([torch.zeros(nb), torch.ones(nb if outliers is not None else 0)]).to(dev)
+        # OE images per step: as many as nominal ones (the paper), or oe_batch (a small OE set
+        # shown once per step rather than repeated); without augmentation when oe_augment is off
+        nbo = 0 if outliers is None else (nb if self.oe_batch is None else max(1, int(self.oe_batch)))
+        prep_oe = prep if self.oe_augment else dataclasses.replace(prep, augment=False)
+        y = torch.cat([torch.zeros(nb), torch.ones(nbo)]).to(dev)
         self.history_ = []
         for cb in self.callbacks:
             cb.on_fit_start(self, total)
@@ -198,10 +206,10 @@ class Detector:
                 b = s % batches
                 x = _train_view(nom[perm[b * nb:(b + 1) * nb]], prep, g)
                 if outliers is not None:
-                    pos = oe_perm[(offset + s * nb + np.arange(nb)) % m]
+                    pos = oe_perm[(offset + s * nbo + np.arange(nbo)) % m]
                     xo = (oe_on_dev[torch.from_numpy(pos).to(dev)] if oe_on_dev is not None
                           else outliers.take(pos).to(dev))
-                    x = torch.cat([x, _train_view(xo, prep, g, self.blur_sigma)])
+                    x = torch.cat([x, _train_view(xo, prep_oe, g, self.blur_sigma)])
                 x = self._to_input(x, use_cl)
                 with autocast:
                     loss = method.loss(model, x, y)

@@ -19,13 +19,19 @@ def _pool(row) -> str:
     return row.get("oe_id") or row.get("oe")
 
 
+def variant_of(row: dict) -> tuple:
+    """How a run departs from the paper's OE batches: (OE images per step or None, whether its
+    OE images went without augmentation). (None, False) for the paper's protocol."""
+    return (row.get("oe_batch"), row.get("oe_augment") in (0, False))
+
+
 def setting_of(row: dict) -> tuple:
     """What a run's setting is apart from the axes the claims vary (class, seed, method and its
-    parameters, OE size, blur): data set, OE pool and its JPEG treatment, budget."""
+    parameters, OE size, blur): data set, OE pool and its JPEG treatment, budget, OE batches."""
     c = _cfg(row)
     return (row["dataset"], row.get("dataset_id"), _pool(row) if row["oe"] != "none" else "none",
             row.get("oe_jpeg"), row.get("oe_classes"), row["epochs"], tuple(c.get("milestones", ())),
-            row.get("lr"), row.get("batch_size"), row.get("weight_decay"))
+            row.get("lr"), row.get("batch_size"), row.get("weight_decay")) + variant_of(row)
 
 
 def _seeds(rows) -> list:
@@ -142,7 +148,8 @@ def stored_views(rows: list[dict], page: str, limit: int = 12) -> list[dict]:
     (one class and seed: the methods side by side). A view is claims._view's dict plus `runs`
     and `label` (a one-line description)."""
     from .bundle import data_label
-    rows = [r for r in rows if r.get("auroc") is not None]
+    # the pages build the paper's OE batches: runs of the OE-batch studies are not theirs to show
+    rows = [r for r in rows if r.get("auroc") is not None and variant_of(r) == (None, False)]
     groups: dict = {}
     for r in rows:
         s = setting_of(r)

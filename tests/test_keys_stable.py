@@ -35,3 +35,32 @@ KEYS = [
 @pytest.mark.parametrize("spec, key", KEYS, ids=[k for _, k in KEYS])
 def test_the_key_of_a_registry_config_never_changes(spec, key):
     assert make_config(check_data=False, **spec).key == key
+
+
+def test_the_oe_batch_knobs_enter_the_key_only_when_set():
+    from deepad.config import RunConfig
+    from deepad.errors import DeepadError
+    base = make_config(dataset="digits", oe="photos", oe_size=32, method="bce", check_data=False)
+    assert base.oe_batch is None and base.oe_augment is True
+    once = make_config(dataset="digits", oe="photos", oe_size=32, method="bce", oe_batch=32,
+                       check_data=False)
+    plain = make_config(dataset="digits", oe="photos", oe_size=32, method="bce", oe_augment=False,
+                        check_data=False)
+    assert len({base.key, once.key, plain.key}) == 3
+    assert RunConfig.from_dict(once.to_dict()) == once  # stored configs read back whole
+    # a config stored before the knobs existed reads back with the paper's values, same key
+    old = {k: v for k, v in base.to_dict().items() if k not in ("oe_batch", "oe_augment")}
+    assert RunConfig.from_dict(old).key == base.key
+    for bad, words in (({"oe_batch": 0}, "at least 1"), ({"oe_batch": "x"}, "positive integer"),
+                       ({"oe": "none", "method": "deep-svdd", "oe_batch": 4}, None)):
+        kw = {"dataset": "digits", "method": "bce", "oe": "photos", **bad}
+        if words is None:  # a method without OE: the knobs are dropped with a note
+            notes = []
+            c = make_config(check_data=False, notes=notes, **kw)
+            assert c.oe_batch is None and notes
+            continue
+        with pytest.raises(DeepadError, match=words):
+            make_config(check_data=False, **kw)
+    with pytest.raises(DeepadError, match="only apply with --oe"):  # geo-plus: OE optional
+        make_config(dataset="digits", method="geo-plus", oe="none", oe_augment=False,
+                    check_data=False)

@@ -150,3 +150,43 @@ def test_a_fit_depends_on_its_seed_alone_and_leaves_the_callers_rng_alone(digits
     assert torch.equal(after_a, torch.rand(4))  # as if no fit had happened in between
     torch.manual_seed(99)
     assert torch.equal(after_b, torch.rand(4))
+
+
+def test_oe_batch_shows_a_small_oe_set_once_per_step(digits):
+    nominal, oe, *_ = digits
+    nominal = nominal.repeat(3, 1, 1, 1)[:256]
+    rec = Recorder(oe[:32])
+    det = Detector("bce", epochs=2, random_state=0, oe_batch=32).fit(nominal, rec)
+    assert len(rec.calls) == 4
+    for pos in rec.calls:
+        assert sorted(pos) == list(range(32))  # each OE image once per step, not four times
+    assert np.isfinite(det.history_).all()
+
+
+def test_oe_augment_off_gives_the_oe_images_their_evaluation_view(digits, monkeypatch):
+    """With oe_augment=False the OE half of each batch is exactly the evaluation view of the OE
+    images (no flips, crops or noise); the nominal half is still augmented."""
+    from deepad.data.augment import Preprocessing, eval_view
+    from deepad.methods.hsc import HSC
+    nominal, oe, *_ = digits
+    nominal = nominal.repeat(3, 1, 1, 1)[:128]
+    prep = Preprocessing(augment=True, pad=1)
+    seen = []
+    real = HSC.loss
+
+    def spy(self, model, x, y):
+        seen.append((x.detach().clone(), y.clone()))
+        return real(self, model, x, y)
+
+    monkeypatch.setattr(HSC, "loss", spy)
+    rec = Recorder(oe[:128])
+    for augment in (False, True):
+        seen.clear()
+        rec.calls.clear()
+        Detector("hsc", epochs=1, random_state=0, preprocessing=prep, oe_augment=augment,
+                 channels_last=False).fit(nominal, rec)
+        x, y = seen[0]
+        oe_part = x[y == 1]
+        expect = eval_view(oe[:128][torch.as_tensor(rec.calls[0])], prep)
+        assert torch.equal(oe_part, expect) == (not augment)
+        assert not torch.equal(x[y == 0], eval_view(nominal, prep)[:len(x[y == 0])])

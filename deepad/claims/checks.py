@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..views import setting_of
+from ..views import setting_of, variant_of
 
 HOLDS, FAILS, UNKNOWN = "holds", "does not hold", "not enough runs"
 
@@ -85,9 +85,10 @@ def paired(rows: list[dict], method: str, key_a, key_b) -> tuple[float, float, i
 
 
 def _groups(rows, keep) -> dict:
+    """Rows by setting; the claims are the paper's, so only runs with its OE batches count."""
     out: dict = {}
     for r in rows:
-        if r.get("auroc") is not None and keep(r):
+        if r.get("auroc") is not None and keep(r) and variant_of(r) == (None, False):
             out.setdefault(setting_of(r), []).append(r)
     return out
 

@@ -27,6 +27,11 @@ def _run_parser(sub):
                    help="use only k randomly chosen OE classes (seeded); default all")
     p.add_argument("--blur-sigma", default="0",
                    help="Gaussian blur of the OE images, std. deviation in pixels (default 0)")
+    p.add_argument("--oe-batch", default=None, metavar="N",
+                   help="OE images per training step (default: as many as nominal images, the "
+                        "paper's 128; a smaller N shows a small OE set once per step)")
+    p.add_argument("--no-oe-augment", dest="oe_augment", action="store_false",
+                   help="OE images without the training augmentation (the paper augments them)")
     p.add_argument("--oe-jpeg", default=None, metavar="QUALITY",
                    help="re-encode the OE images as JPEG at this quality (1-95) once resized, as nominal data "
                         "stored as JPEG (the CIFAR-10 copy here: about 75); default none")
@@ -76,6 +81,7 @@ def cmd_run(a) -> int:
     notes = []
     cfg = make_config(dataset=a.dataset, normal_class=a.normal_class, oe=a.oe, oe_size=a.oe_size,
                       oe_classes=a.oe_classes, blur_sigma=a.blur_sigma, oe_jpeg=a.oe_jpeg,
+                      oe_batch=a.oe_batch, oe_augment=a.oe_augment,
                       method=a.method,
                       seed=a.seed, preset=a.budget or a.preset or "quick", epochs=a.epochs, precision=a.precision,
                       notes=notes, **params)
@@ -92,7 +98,9 @@ def cmd_run(a) -> int:
     c = cfg
     oe_desc = "no OE" if c.oe == "none" else (
         f"OE {c.oe} x {c.oe_size or 'all'}" + (f", blur {c.blur_sigma:g}" if c.blur_sigma else "")
-        + (f", OE as JPEG q{c.oe_jpeg}" if c.oe_jpeg is not None else ""))
+        + (f", OE as JPEG q{c.oe_jpeg}" if c.oe_jpeg is not None else "")
+        + (f", {c.oe_batch} OE images per step" if c.oe_batch is not None else "")
+        + ("" if c.oe_augment else ", OE not augmented"))
     print(f"run {res.key}: {c.method} on {c.dataset} class {c.normal_class}, {oe_desc}, "
           f"seed {c.seed}, {c.epochs} epochs; {how}")
     print(f"  AUROC            {mt['auroc']:.4f}")

@@ -26,6 +26,11 @@ def _sweep_parser(sub):
     p.add_argument("--oe-size", default=None, help="e.g. 1,2,4,8,all (default all)")
     p.add_argument("--oe-classes", default=None, help="e.g. 1,2,3 (default all classes)")
     p.add_argument("--blur-sigma", default=None, help="e.g. 0,1,2,4 (default 0)")
+    p.add_argument("--oe-batch", default=None, metavar="N",
+                   help="OE images per training step (default: as many as nominal images, the "
+                        "paper's 128; a smaller N shows a small OE set once per step)")
+    p.add_argument("--no-oe-augment", dest="oe_augment", action="store_false",
+                   help="OE images without the training augmentation (the paper augments them)")
     p.add_argument("--oe-jpeg", default=None, metavar="QUALITY",
                    help="re-encode the OE images as JPEG at this quality (1-95) once resized, as nominal data "
                         "stored as JPEG (the CIFAR-10 copy here: about 75); default none")
@@ -81,6 +86,10 @@ def _sweep_grid(a):
         spec["seed"] = parse_ints(a.seed, name="seed")
     if a.oe_jpeg is not None:
         spec["oe_jpeg"] = a.oe_jpeg  # make_config checks it
+    if a.oe_batch is not None:
+        spec["oe_batch"] = a.oe_batch
+    if not a.oe_augment:
+        spec["oe_augment"] = False
     params = parse_method_params(a.param, a.gamma)
     return Grid(**spec, preset=budget or "quick", epochs=a.epochs, precision=a.precision,
                 method_params=params)

@@ -1,6 +1,6 @@
 """Reproduce the paper's CIFAR-10 and MNIST experiments on this machine, with the shared data.
 
-    DEEPAD_DATA=../shared/data python benchmarks/reproduce.py --stage table|oe-sizes|blur|mnist|full|all
+    DEEPAD_DATA=../shared/data python benchmarks/reproduce.py --stage STAGE[,STAGE]|all
         [--epochs N] [--seeds 1,2] [--classes 0-9] [--methods hsc,bce] [--oe POOL] [--workers 1]
         [--oe-sizes 1,2,...,all] [--sigmas 0,1,...] [--full-class 0]
         [--report-only] [--dry-run] [--results benchmarks/results] [--into BENCHMARKS.md]
@@ -19,6 +19,11 @@ Stages (paper-protocol.md sections 6-9; the substitutes are those of ../shared/d
             available here.
   full      one CIFAR-10 class, HSC, the paper's budget (--budget paper: 200 epochs) next to the
             same run at the quick budget.
+  pools     HSC and BCE, every CIFAR-10 class, quick budget, seed 1: the 10,000-image
+            validation pool against the 100,000-image training pool at 32 px (the pool hypothesis).
+  oe-enough on the 100,000-image pool, classes 0,1,2: 32 OE samples shown as the paper shows
+            them, once per step, and without OE augmentation, each against all samples.
+            (pools and oe-enough: see reproduce_pools.py.)
 
 Every run goes through the run store (deepad.store.RunStore, DEEPAD_CACHE): a rerun trains only
 what is missing, and --report-only trains nothing. For each stage the script writes, under
@@ -53,6 +58,7 @@ from deepad.store import RunStore  # noqa: E402
 from reproduce_full import curve_epochs  # noqa: E402, F401 - reached as reproduce.curve_epochs
 from reproduce_full import other_curves, plot_full_curve, read_curve, train_full  # noqa: E402
 from reproduce_plan import (  # noqa: E402
+    ALL,
     BLUR_OE_SIZE,
     CURVE_CSV,
     STAGES,
@@ -64,6 +70,7 @@ from reproduce_plan import (  # noqa: E402
     store_rows,
     write_csv,
 )
+from reproduce_pools import plan_enough, plan_pools, report_enough, report_pools  # noqa: E402
 from reproduce_report import (  # noqa: E402
     _curve_stats,
     plot_curves,
@@ -86,7 +93,8 @@ def parse_args(argv):
     ap = _Parser(prog="benchmarks/reproduce.py", description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", required=True,
-                    help=f"one of {', '.join(STAGES)} or all; a comma list runs several in turn")
+                    help=f"one of {', '.join(STAGES)} or all (= {','.join(ALL)}); a comma list "
+                         f"runs several in turn")
     ap.add_argument("--epochs", default=None,
                     help="training epochs of every run (default: the quick preset's budget, per "
                          "method and data set: CIFAR-10 25, MNIST 10, Deep SVDD 20 + 20 "
@@ -131,7 +139,16 @@ def parse_args(argv):
 
 
 REPORTS = {"table": report_table, "oe-sizes": report_oe_sizes, "blur": report_blur,
-           "mnist": report_mnist, "full": report_full}
+           "mnist": report_mnist, "full": report_full, "pools": report_pools,
+           "oe-enough": report_enough}
+
+
+def plan_of(stage: str, a) -> Plan:
+    if stage == "pools":
+        return plan_pools(a, a.dataset or "cifar10")
+    if stage == "oe-enough":
+        return plan_enough(a, a.dataset or "cifar10")
+    return plan_stage(stage, a)
 
 
 # ------------------------------------------------------------------ running
@@ -206,11 +223,11 @@ def main(argv=None) -> int:
     try:
         stages = [s.strip() for s in a.stage.split(",") if s.strip()]
         if "all" in stages:
-            stages = list(STAGES)
+            stages = [s for s in stages if s != "all"] + list(ALL)
         bad = [s for s in stages if s not in STAGES]
         if bad or not stages:
             raise DeepadError(f"unknown stage '{','.join(bad) or a.stage}'; choose from "
-                              f"{', '.join(STAGES)} or all (comma list allowed)")
+                              f"{', '.join(STAGES)} or all (= {','.join(ALL)}; comma list allowed)")
         stages = list(dict.fromkeys(stages))
         a.epochs_int = None
         if a.epochs is not None:
@@ -235,7 +252,7 @@ def main(argv=None) -> int:
                               f"methods` for each method's parameters")
         if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 95):
             raise DeepadError(f"--oe-jpeg takes a JPEG quality 1..95, auto or none; got '{a.oe_jpeg}'")
-        plans = [plan_stage(s, a) for s in stages]
+        plans = [plan_of(s, a) for s in stages]
         if a.into and not Path(a.into).is_file():
             raise DeepadError(f"--into {a.into}: no such file; give an existing Markdown file "
                               f"with <!-- reproduce:PATH --> marker lines")

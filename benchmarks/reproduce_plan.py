@@ -15,7 +15,8 @@ from deepad.methods import info as method_info
 from deepad.parsing import parse_floats, parse_ints
 from deepad.store import RunStore
 
-STAGES = ("table", "oe-sizes", "blur", "mnist", "full")
+STAGES = ("table", "oe-sizes", "blur", "mnist", "full", "pools", "oe-enough")
+ALL = STAGES[:5]  # `--stage all`: the paper's experiments; pools and oe-enough are named
 TABLE_METHODS = ["hsc", "deep-sad", "bce", "focal", "deep-svdd"]
 CURVE_METHODS = ["hsc", "bce"]
 OE_SIZES = [2 ** i for i in range(11)] + ["all"]  # 1, 2, 4, ..., 1024, all
@@ -181,16 +182,19 @@ def index_rows(configs, got: dict) -> list[dict]:
 
 
 def write_csv(path: Path, configs, got: dict) -> None:
+    """One row per run; two more columns (oe_batch, oe_augment) where some run departs from the
+    paper's OE batches (the oe-enough stage)."""
+    knobs = any(c.oe_batch is not None or not c.oe_augment for c in configs)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(CSV_COLUMNS)
+        w.writerow(CSV_COLUMNS + (["oe_batch", "oe_augment"] if knobs else []))
         for c in configs:
             g = got[c.key]
             w.writerow([c.key, c.dataset, c.method, c.normal_class, c.oe,
                         "all" if c.oe_size is None else c.oe_size, f"{c.blur_sigma:g}", c.seed,
                         c.epochs, "" if g["auroc"] is None else f"{g['auroc']:.6f}",
                         "" if g["train_seconds"] is None else f"{g['train_seconds']:.1f}",
-                        g["status"]])
+                        g["status"]] + ([c.oe_batch or "", int(c.oe_augment)] if knobs else []))
 
 
 # ------------------------------------------------------------------ helpers the reports share

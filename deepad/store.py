@@ -52,7 +52,7 @@ _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEX
                    ("batch_size", "INTEGER"), ("lr", "REAL"), ("weight_decay", "REAL"),
                    ("precision", "TEXT"), ("oe_jpeg", "INTEGER"), ("dataset_id", "TEXT"),
                    ("oe_id", "TEXT"), ("oe_batch", "INTEGER"), ("oe_augment", "INTEGER")]
-_METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"),
+_METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"), ("n_oe", "INTEGER"),
                    ("train_seconds", "REAL")]
 
 

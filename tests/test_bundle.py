@@ -249,6 +249,17 @@ def _bad_bundles(good, tmp_path):
         return [(n, d)] if d is not None else []
     bad["unknown method"] = (_rewrite(good, tmp_path / "method.zip", other_method), "unknown method")
 
+    def knob(n, d, m):
+        if n == f"runs/{key}/config.json":
+            c = json.loads(d)
+            c["oe_augment"] = "yes"
+            new = json.dumps(c).encode()
+            _relist(m, n, new)
+            return [(n, new)]
+        return [(n, d)] if d is not None else []
+    bad["OE augmentation not a boolean"] = (_rewrite(good, tmp_path / "knob.zip", knob),
+                                            "oe_augment has an invalid value")
+
     def link(n, d, m):
         return [(n, d)] if d is not None else []
     p = _rewrite(good, tmp_path / "link.zip", link)

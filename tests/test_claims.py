@@ -71,7 +71,7 @@ def test_missing_classes_or_methods_are_not_enough_runs():
     assert v["ordering"].verdict == claims.UNKNOWN and "9/10 classes" in v["ordering"].evidence
     assert by_id([])["ordering"].verdict == claims.UNKNOWN
     assert all(x.verdict == claims.UNKNOWN for x in claims.evaluate([]))
-    assert len(claims.evaluate([])) == 7
+    assert len(claims.evaluate([])) == 9
 
 
 def _sizes(at32: dict, at_all: dict, sizes=(1, 8, 32, 128)):
@@ -144,3 +144,62 @@ def test_commands_name_data_portably(name, expect, monkeypatch, tmp_path):
     view = {"dataset": "cifar10", "classes": [0], "methods": ["hsc"], "oe": name, "seeds": [1],
             "epochs": 5, "oe_sizes": [None], "blur_sigmas": [0.0], "params": {}}
     assert ('"folder:/my/own photos"' in claims.sweep_command(view)) == (" " in name)
+
+
+BIG = "folder:/data/elsewhere/tiny-imagenet-200-train-32/images.zip"
+
+
+def _pool_rows(small_mean, big_mean, classes=range(10), methods=("hsc", "bce")):
+    out = []
+    for m in methods:
+        for k in classes:
+            for oe, n, mean in ((POOL, 10_000, small_mean), (BIG, 100_000, big_mean)):
+                r = row("cifar10", k, m, 1, (mean + k * 0.1) / 100, oe=oe, epochs=25)
+                r.update(key=r["key"] + oe[-8:], n_oe=n, oe_id=("cd" * 16 if oe == BIG else POOL_ID))
+                out.append(r)
+    return out
+
+
+def test_the_larger_pool_claim_pairs_the_two_pools():
+    v = by_id(_pool_rows(88.0, 91.5))["oe-pool"]
+    assert v.verdict == claims.HOLDS and v.runs == 40
+    assert v.numbers["hsc"]["diff"] == pytest.approx(3.5) and v.numbers["bce"]["pairs"] == 10
+    assert "100,000 images" in v.evidence and "10,000 images" in v.evidence
+    assert v.view["page"] == "table" and "images.zip" in v.view["oe"]
+    assert by_id(_pool_rows(88.0, 88.4))["oe-pool"].verdict == claims.FAILS  # under 1 point
+    assert by_id(_pool_rows(88.0, 95.0, classes=[0, 1]))["oe-pool"].verdict == claims.UNKNOWN
+    assert by_id(table_rows({"hsc": 90, "bce": 91}))["oe-pool"].verdict == claims.UNKNOWN
+
+
+def _variant_rows(gaps: dict):
+    """HSC and BCE on classes 0-2 at 32 and all under each treatment; gaps: condition -> the
+    32-sample AUROC minus the all-sample AUROC."""
+    out = []
+    for m in ("hsc", "bce"):
+        for k in range(3):
+            for cond, (batch, plain) in {"paper": (None, False), "once": (32, False),
+                                         "plain": (None, True)}.items():
+                for size in (32, None):
+                    if cond == "once" and size is None:
+                        continue
+                    base = 90.0 - 2 * plain
+                    au = base + (gaps[cond] if size == 32 else 0)
+                    r = row("cifar10", k, m, 1, au / 100, size=size, epochs=25, oe=BIG)
+                    r.update(key=f"{r['key']}-{cond}", oe_batch=batch, oe_augment=0 if plain else 1)
+                    out.append(r)
+    return out
+
+
+def test_the_conditions_claim_says_which_treatment_makes_32_enough():
+    v = by_id(_variant_rows({"paper": -8.0, "once": -1.5, "plain": -6.0}))["oe-32-conditions"]
+    assert v.verdict == claims.HOLDS
+    assert v.numbers["once per step"]["hsc"]["gap"] == pytest.approx(-1.5)
+    assert v.numbers["not augmented"]["bce"]["all"] == pytest.approx(88.0)  # its own 'all'
+    assert v.numbers["the paper's batches"]["hsc"]["gap"] == pytest.approx(-8.0)
+    assert "--stage oe-enough" in v.command
+    v = by_id(_variant_rows({"paper": -8.0, "once": -5.0, "plain": -6.0}))["oe-32-conditions"]
+    assert v.verdict == claims.FAILS
+    # the variants never leak into the paper's own claims: 'oe-32' sees only the paper's batches
+    assert by_id(_variant_rows({"paper": -8.0, "once": -1.0, "plain": -1.0}))["oe-32"].verdict \
+        != claims.HOLDS
+    assert by_id(table_rows({"hsc": 90}))["oe-32-conditions"].verdict == claims.UNKNOWN

@@ -86,7 +86,7 @@ def test_runs_page_marks_the_source_and_claims_link_to_their_views(opened):
     assert len(table) == 12 and set(table["source"]) == {"shared-results.zip"}
     at = _page("views/claims.py")
     headers = [m.value for m in at.markdown if m.value.startswith("#### ")]
-    assert len(headers) == 7
+    assert len(headers) == 9
     links = at.get("page_link")
     assert links  # the OE-size check has runs here (digits is not CIFAR-10: 'not enough runs')
     from deepad import claims
@@ -143,3 +143,4 @@ def test_pages_of_stored_runs_draw_without_the_training_stack(opened, page):
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["exceptions"] == [] and out["loaded"] == [], (out, r.stderr[-1500:])
     assert out["charts"] + out["tables"] >= 1
+

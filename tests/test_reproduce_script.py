@@ -248,3 +248,53 @@ def test_bad_input_is_one_line_and_exit_code_2(args, words, capsys):
     assert rc == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], err
+
+
+def _small_train_pool(root: Path, n: int = 600) -> None:
+    """A stand-in for tiny-imagenet-200-train-32/images.zip: n 16x16 JPEGs in 6 class folders,
+    laid out as the real one (<wnid>/<wnid>_N.JPEG)."""
+    import io
+    import zipfile
+
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    (root / "tiny-imagenet-200-train-32").mkdir(parents=True)
+    with zipfile.ZipFile(root / "tiny-imagenet-200-train-32" / "images.zip", "w") as z:
+        for i in range(n):
+            wnid = f"n0{i % 6}"
+            base = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
+            img = Image.fromarray(base).resize((16, 16), Image.BILINEAR)
+            buf = io.BytesIO()
+            img.save(buf, format="JPEG", quality=75)
+            z.writestr(f"{wnid}/{wnid}_{i}.JPEG", buf.getvalue())
+
+
+def test_pool_and_oe_enough_stages_pair_their_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPAD_DATA", str(tmp_path / "data"))
+    _small_train_pool(tmp_path / "data")
+    res = tmp_path / "results"
+    r = _run(["--stage", "pools,oe-enough", *TINY, "--classes", "0", "--methods", "hsc",
+              "--results", str(res)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    store = RunStore(os.environ["DEEPAD_CACHE"])
+
+    pools = _csv(res / "reproduce_pools.csv")
+    assert len(pools) == 2 and {p["status"] for p in pools} == {"done"}
+    assert pools[0]["oe"] == "photos" and pools[1]["oe"].endswith("images.zip")
+    md = (res / "reproduce_pools.md").read_text()
+    diff = 100 * (float(pools[1]["auroc"]) - float(pools[0]["auroc"]))
+    assert f"HSC: 100k − 10k = {diff:+.1f} points" in md  # the check follows from the CSV
+
+    enough = _csv(res / "reproduce_oe-enough.csv")
+    assert list(enough[0])[-2:] == ["oe_batch", "oe_augment"]
+    assert len(enough) == 8 and {e["status"] for e in enough} == {"done"}
+    cfgs = {(e["oe_size"], e["oe_batch"], e["oe_augment"]): store.get(e["run_key"]).config
+            for e in enough}
+    assert cfgs[("32", "32", "1")].oe_batch == 32 and cfgs[("32", "", "0")].oe_augment is False
+    assert {k[0] for k in cfgs} == {"8", "32", "128", "512", "all"}
+    md = (res / "reproduce_oe-enough.md").read_text()
+    once = 100 * float(next(e["auroc"] for e in enough if e["oe_batch"] == "32"))
+    every = 100 * float(next(e["auroc"] for e in enough if e["oe_size"] == "all"
+                             and e["oe_augment"] == "1"))
+    assert f"HSC, 32 samples, once per step (OE batches of 32): {once:.1f} vs {every:.1f}" in md
+    assert ("**enough**" in md) or ("**not enough**" in md)

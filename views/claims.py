@@ -19,7 +19,9 @@ st.markdown(
     "**does not hold**, or **not enough runs** to tell. Each says the budget it was measured at "
     "(the paper trained 150-200 epochs with 10 seeds; CPU budgets here are shorter), links to the "
     "page that shows the evidence, and gives the command that reproduces it. The same checks "
-    "write the reproduction report (`benchmarks/reproduce.py`).")
+    "write the reproduction report (`benchmarks/reproduce.py`). The last two ask why the "
+    "reproduction falls short where it does: the size of the OE pool, and how few OE samples are "
+    "shown.")
 
 verdicts = claims.evaluate(rows)
 st.dataframe(pd.DataFrame([{"claim": v.claim, "verdict": v.verdict, "runs": v.runs,
@@ -46,4 +48,4 @@ for v in verdicts:
             st.code(v.command, language="bash")
         elif not v.view:
             st.caption("No runs yet. The paper's grids are listed by `python -m deepad sweep "
-                       "--list-presets`.")
+                       "--list-grids`.")

@@ -171,7 +171,8 @@ _FIELD_TYPES = {"dataset": str, "normal_class": int, "oe": str, "oe_size": (int,
                 "oe_jpeg": (int, type(None)), "method_params": dict, "seed": int, "epochs": int,
                 "milestones": list, "batch_size": int, "lr": (int, float),
                 "weight_decay": (int, float), "precision": str, "dataset_id": (str, type(None)),
-                "oe_id": (str, type(None))}
+                "oe_id": (str, type(None)), "oe_batch": (int, type(None))}
+_BOOL_FIELDS = {"oe_augment"}
 
 
 def validate_config(d, key: str, where: str) -> RunConfig:
@@ -183,7 +184,11 @@ def validate_config(d, key: str, where: str) -> RunConfig:
         if name in d and (not isinstance(d[name], types) or isinstance(d[name], bool)):
             raise BundleError(f"run {key} in {where}: config field {name} has an invalid value "
                               f"{d[name]!r}")
-    unknown = set(d) - set(_FIELD_TYPES)
+    for name in _BOOL_FIELDS & set(d):
+        if not isinstance(d[name], bool):
+            raise BundleError(f"run {key} in {where}: config field {name} has an invalid value "
+                              f"{d[name]!r}")
+    unknown = set(d) - set(_FIELD_TYPES) - _BOOL_FIELDS
     if unknown:
         raise BundleError(f"run {key} in {where}: unknown config field(s) {sorted(unknown)}")
     if d.get("method") not in methods.names():

@@ -13,7 +13,6 @@ Nothing here trains or imports torch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from ..views import (  # noqa: F401
     sweep_command,
 )
 from .checks import (  # noqa: F401
+    Verdict,
     ABSENT_POINTS,
     DESTROY_POINTS,
     ENOUGH_POINTS,
@@ -58,28 +58,6 @@ from .checks import (  # noqa: F401
     resolution_check,
     same_check,
 )
-
-
-@dataclass
-class Verdict:
-    """One claim with this lab's evidence."""
-
-    id: str
-    claim: str
-    paper: str
-    criterion: str
-    verdict: str = UNKNOWN
-    evidence: str = ""
-    details: list = field(default_factory=list)
-    budget: str = ""
-    runs: int = 0
-    provisional: bool = False
-    view: dict | None = None     # {'page': ..., choices}: where the dashboard shows the evidence
-    command: str = ""            # what reproduces it
-    numbers: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return dict(vars(self))
 
 
 def claim_ordering(rows) -> Verdict:
@@ -344,8 +322,10 @@ def claim_many_oe(rows) -> Verdict:
     return v
 
 
+from .conditions import claim_conditions, claim_pool  # noqa: E402 - they use the checks above
+
 CLAIMS = (claim_ordering, claim_published, claim_enough_cifar, claim_enough_imagenet, claim_blur,
-          claim_resolution, claim_many_oe)
+          claim_resolution, claim_many_oe, claim_pool, claim_conditions)
 
 
 def evaluate(rows: list[dict]) -> list[Verdict]:

@@ -5,6 +5,7 @@ each verdict and `benchmarks/reproduce.py` decide with."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,9 +32,28 @@ PAPER_MEANS = {"deep-sad": 94.5, "hsc": 95.9, "focal": 95.8, "bce": 96.1, "deep-
                "ocsvm": 58.8, "geo": 86.0, "itae": 86.6, "geo-plus": 90.1}
 
 
+@dataclass
+class Verdict:
+    """One claim with this lab's evidence."""
+
+    id: str
+    claim: str
+    paper: str
+    criterion: str
+    verdict: str = UNKNOWN
+    evidence: str = ""
+    details: list = field(default_factory=list)
+    budget: str = ""
+    runs: int = 0
+    provisional: bool = False
+    view: dict | None = None     # {'page': ..., choices}: where the dashboard shows the evidence
+    command: str = ""            # what reproduces it
+    numbers: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
 
 
-# --------------------------------------------------------------------------- helpers on rows
 def profile_of(dataset: str) -> str | None:
     """'mnist' | 'cifar' | 'imagenet' for a data set name, without opening data (registry
     names; folders by what is known of them), None when unknown."""

@@ -294,3 +294,25 @@ def test_every_bad_bundle_is_refused_and_nothing_is_written(machine_a, tmp_path,
     # the good one still imports
     code, out, err = _cli(capsys, "bundle", "import", str(good))
     assert code == 0 and "imported 4" in out
+
+
+def test_export_takes_the_run_keys_of_a_reproduction_csv(machine_a, tmp_path, capsys):
+    keys = [r.key for r in machine_a["runs"]]
+    listing = tmp_path / "reproduce_x.csv"
+    listing.write_text("run_key,method,status\n" + f"{keys[0]},hsc,done\n{keys[1]},hsc,done\n"
+                       f"{'f' * 16},bce,missing\n")
+    plain = tmp_path / "keys.txt"
+    plain.write_text(f"{keys[2]}\n\n{keys[0]}\n")
+    out = tmp_path / "r.zip"
+    code, text, err = _cli(capsys, "bundle", "export", "--out", str(out), "--runs-from",
+                           str(listing), "--runs-from", str(plain), "--json")
+    assert code == 0, err
+    assert json.loads(text)["runs"] == 3  # the missing row skipped, the repeated key once
+    assert set(open_bundle(out).runs) == set(keys[:3])
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not-a-key\n")
+    for path, words in ((bad, "not a run key"), (tmp_path / "none.csv", "cannot read it")):
+        code, _, err = _cli(capsys, "bundle", "export", "--out", str(tmp_path / "x.zip"),
+                            "--runs-from", str(path))
+        assert code == 2 and words in err and "\n" == err[-1] and err.count("\n") == 1
+        assert not (tmp_path / "x.zip").exists()

@@ -123,6 +123,10 @@ def _bundle_parser(sub):
     _add_filters(e)
     e.add_argument("--run", action="append", default=[], metavar="KEY",
                    help="a run key (repeatable; with filters, runs that match either)")
+    e.add_argument("--runs-from", action="append", default=[], metavar="FILE",
+                   help="the run keys listed in FILE (repeatable): a CSV with a run_key column, "
+                        "e.g. benchmarks/results/reproduce_table.csv (rows whose status is not "
+                        "done are skipped), or one key per line")
     e.add_argument("--preset-grid", default=None, metavar="NAME",
                    help="the runs of a grid of `deepad sweep --list-grids` (matched by its "
                         "axes: data set, classes, methods, OE sizes, OE classes, blur, seeds; any "
@@ -138,6 +142,29 @@ def _bundle_parser(sub):
     f = bs.add_parser("info", help="what a bundle holds, one line per group")
     f.add_argument("path", help="the bundle file")
     f.add_argument("--json", action="store_true")
+
+
+def _keys_in(path: str) -> list[str]:
+    """Run keys listed in a file: a CSV with a run_key column (rows with a status other than
+    done skipped) or one key per line."""
+    import csv
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+    except OSError as e:
+        raise DeepadError(f"--runs-from {path}: cannot read it ({e.strerror}); give a CSV with a "
+                          f"run_key column or a file of run keys, one per line") from None
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    if lines and "run_key" in lines[0].split(","):
+        rows = csv.DictReader(lines)
+        keys = [r["run_key"] for r in rows if r.get("status", "done") in ("done", "", None)]
+    else:
+        keys = lines
+    bad = [k for k in keys if not (len(k) == 16 and all(c in "0123456789abcdef" for c in k))]
+    if bad:
+        raise DeepadError(f"--runs-from {path}: '{bad[0][:40]}' is not a run key (16 hex digits); "
+                          f"give a CSV with a run_key column or one key per line")
+    return list(dict.fromkeys(keys))
 
 
 def _preset_rows(rows: list, name: str) -> list:
@@ -206,7 +233,8 @@ def cmd_bundle(a) -> int:
     rows = store.query()
     filters = _filters(a)
     chosen = {}
-    if filters or not (a.run or a.preset_grid):
+    listed = list(a.run) + [k for path in a.runs_from for k in _keys_in(path)]
+    if filters or not (listed or a.preset_grid):
         chosen.update((r["key"], r) for r in rows if _matches(r, filters))
     if a.preset_grid:
         chosen.update((r["key"], r) for r in _preset_rows(rows, a.preset_grid)
@@ -216,7 +244,7 @@ def cmd_bundle(a) -> int:
         run = store.get(key)
         if run is not None:
             runs.append(run)
-    for key in a.run:
+    for key in dict.fromkeys(listed):
         run = store.get(key.strip())
         if run is None:
             raise DeepadError(f"no stored run {key}; see `python -m deepad runs` for the keys")

@@ -13,6 +13,7 @@ from .config import CODE_VERSION, RunConfig
 from .data.tasks import build_task
 from .errors import RunFailed
 from .heavy import torch
+from .operating import validation_split  # lives there now; deepad.experiments re-exports it
 from .store import RunStore, StoredRun
 from .train import Detector
 
@@ -50,9 +51,12 @@ def _versions() -> dict:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
-def train_run(cfg: RunConfig, *, device: str = "auto", callbacks=()) -> tuple[Detector, dict, dict]:
-    """Train and evaluate `cfg` without touching the store: (detector, metrics, score arrays)."""
-    task = build_task(cfg)
+def train_run(cfg: RunConfig, *, device: str = "auto", callbacks=(),
+              task=None) -> tuple[Detector, dict, dict]:
+    """Train and evaluate `cfg` without touching the store: (detector, metrics, score arrays).
+    `task`: the run's data when the caller has them already (a Ray worker gets them from the
+    driver); else they are read here (build_task)."""
+    task = build_task(cfg) if task is None else task
     det = Detector.from_config(cfg, preprocessing=task.prep, device=device, callbacks=callbacks)
     val_idx = None
     validation = None
@@ -83,20 +87,6 @@ def train_run(cfg: RunConfig, *, device: str = "auto", callbacks=()) -> tuple[De
               "indices": np.arange(len(scores), dtype=np.int64),
               "classes": task.test_classes.astype(np.int64)}
     return det, m, arrays
-
-
-def validation_split(labels: np.ndarray, seed: int, fraction: float = 0.1) -> np.ndarray:
-    """Sorted test-set positions of a class-stratified random `fraction` (at least one nominal
-    and one anomaly), drawn from `seed`."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng([seed, 10])
-    parts = []
-    for c in (0, 1):
-        pos = np.flatnonzero(labels == c)
-        if len(pos):
-            k = max(1, round(fraction * len(pos)))
-            parts.append(rng.choice(pos, size=min(k, len(pos)), replace=False))
-    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
 
 def get_or_train(cfg: RunConfig, *, callbacks=(), store: RunStore | None = None,

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from . import metrics as M
+from . import operating as O
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 AUROC_HELP = "AUROC: the chance that a random anomaly scores higher than a random normal image"
@@ -20,8 +21,23 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def roc_figure(curves: list[dict]) -> go.Figure:
-    """One ROC curve per entry: dicts with `name`, `labels` (1 = anomaly) and `scores`."""
+def point_counts(c: dict, thresholds: dict | None):
+    """Counts on all of a curve's test images at its operating threshold (None without one)."""
+    thr = (thresholds or {}).get(c["name"])
+    return None if thr is None else O.counts_at(c["labels"], c["scores"], thr)
+
+
+def _point_trace(x, y, i: int, name: str, hover: str) -> go.Scatter:
+    return go.Scatter(x=[x], y=[y], mode="markers", name=f"{name}: operating point",
+                      showlegend=False, marker=dict(color=color(i), size=12, symbol="circle-open",
+                                                     line=dict(width=3)),
+                      hovertemplate=hover + "<extra>" + name + "</extra>")
+
+
+def roc_figure(curves: list[dict], thresholds: dict | None = None) -> go.Figure:
+    """One ROC curve per entry: dicts with `name`, `labels` (1 = anomaly) and `scores`.
+    thresholds: {name: threshold} marks each run's operating point (score >= threshold flags
+    an anomaly) on its curve, at the rates on all its test images."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUROC 0.5)",
                              line=dict(color="#bbbbbb", dash="dot"), hoverinfo="skip"))
@@ -31,6 +47,10 @@ def roc_figure(curves: list[dict]) -> go.Figure:
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{c['name']} (AUROC {auc:.3f})",
                                  line=dict(color=color(i), width=2),
                                  hovertemplate="false alarms %{x:.1%}<br>anomalies found %{y:.1%}"))
+    for i, c in enumerate(curves):
+        if (k := point_counts(c, thresholds)) is not None:
+            fig.add_trace(_point_trace(k.fpr, k.tpr, i, c["name"], "operating point: false alarms "
+                                       "%{x:.1%}, anomalies found %{y:.1%}"))
     fig.update_layout(title="ROC curves", xaxis_title="false-positive rate (normal images flagged)",
                       yaxis_title="true-positive rate (anomalies found)", height=420,
                       legend=dict(x=0.98, y=0.02, xanchor="right", yanchor="bottom"),
@@ -38,6 +58,46 @@ def roc_figure(curves: list[dict]) -> go.Figure:
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.01])
     return fig
+
+
+def pr_figure(curves: list[dict], thresholds: dict | None = None) -> go.Figure:
+    """One precision-recall curve per entry (dicts as roc_figure's), drawn as steps, average
+    precision in the legend; the no-skill line at the anomaly rate (the precision of flagging at
+    random); thresholds as in roc_figure."""
+    fig = go.Figure()
+    rates = {round(r, 6): r for r in (O.no_skill_precision(c["labels"]) for c in curves)}
+    for rate in sorted(rates.values()):
+        fig.add_trace(go.Scatter(x=[0, 1], y=[rate, rate], mode="lines", hoverinfo="skip",
+                                 name=f"no skill (precision {rate:.3f}, the anomaly rate)",
+                                 line=dict(color="#bbbbbb", dash="dot")))
+    for i, c in enumerate(curves):
+        pr = O.pr_curve(c["labels"], c["scores"])
+        r, p = O.pr_points(pr)
+        fig.add_trace(go.Scatter(x=r, y=p, mode="lines", line_shape="vh",
+                                 name=f"{c['name']} (AP {pr.average_precision:.3f})",
+                                 line=dict(color=color(i), width=2),
+                                 hovertemplate="anomalies found %{x:.1%}<br>precision %{y:.1%}"))
+    for i, c in enumerate(curves):
+        if (k := point_counts(c, thresholds)) is not None and k.tp + k.fp:
+            fig.add_trace(_point_trace(k.recall, k.precision, i, c["name"], "operating point: "
+                                       "anomalies found %{x:.1%}, precision %{y:.1%}"))
+    fig.update_layout(title="Precision-recall curves", height=420,
+                      xaxis_title="recall (anomalies found)",
+                      yaxis_title="precision (flagged images that are anomalies)",
+                      legend=dict(x=0.02, y=0.02, xanchor="left", yanchor="bottom"),
+                      margin=dict(l=50, r=20, t=50, b=50))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[pr_floor(curves), 1.01])
+    return fig
+
+
+def pr_floor(curves: list[dict]) -> float:
+    """The precision axis' low end: a step of 0.1 under the lowest precision and no-skill line
+    (one-vs-rest test sets are mostly anomalies, so everything can lie above 0.8)."""
+    low = min([1.0] + [min(O.no_skill_precision(c["labels"]),
+                           float(O.pr_curve(c["labels"], c["scores"]).precision.min()))
+                       for c in curves])
+    return max(0.0, np.floor(low * 10 - 1e-9) / 10 - 0.05) if low > 0.15 else 0.0
 
 
 def loss_figure(history: list[float], name: str = "training loss") -> go.Figure:

@@ -18,11 +18,21 @@ def _number(v: float) -> str:
 
 def html_report(title: str, sections: list[tuple[str, object]], config: dict | None = None,
                 intro: str = "") -> str:
-    """sections: (heading, content) with content a plotly Figure, a pandas DataFrame, or text."""
+    """sections: (heading, content) with content a plotly Figure, a list of Figures (drawn side
+    by side, e.g. ROC beside precision-recall curves), a pandas DataFrame, or text."""
     parts, first_fig = [], True
     for heading, content in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
-        if isinstance(content, go.Figure):
+        if isinstance(content, (list, tuple)) and content and all(isinstance(f, go.Figure)
+                                                                  for f in content):
+            row = []
+            for fig in content:
+                row.append('<div class="cell">' + fig.to_html(
+                    full_html=False, include_plotlyjs=first_fig, config={"displaylogo": False})
+                    + "</div>")
+                first_fig = False
+            parts.append('<div class="row">' + "".join(row) + "</div>")
+        elif isinstance(content, go.Figure):
             parts.append(content.to_html(full_html=False, include_plotlyjs=first_fig,
                                          config={"displaylogo": False}))
             first_fig = False
@@ -41,6 +51,7 @@ def html_report(title: str, sections: list[tuple[str, object]], config: dict | N
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
 table.table {{ border-collapse: collapse; }} table.table td, table.table th {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1em; }} .cell {{ flex: 1 1 480px; min-width: 0; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }} .note {{ color: #555; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

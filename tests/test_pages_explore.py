@@ -52,7 +52,10 @@ def test_explore_default_shows_hsc_vs_bce_matching_the_store():
     roc = _figures(at)[0]
     names = [t["name"] for t in roc["data"]]
     assert names[0].startswith("chance")
-    assert [n.split(" (")[0] for n in names[1:]] == ["HSC", "BCE"]  # one trace per method
+    curves = [n for n in names[1:] if not n.endswith("operating point")]
+    assert [n.split(" (")[0] for n in curves] == ["HSC", "BCE"]  # one curve per method ...
+    assert [n for n in names if n.endswith("operating point")] == [  # ... and its operating point
+        "HSC: operating point", "BCE: operating point"]
     table = at.table[0].value
     rows = {r["method"]: r for r in table.to_dict("records")}
     store = RunStore()

@@ -11,6 +11,7 @@ from deepad import analysis, plots
 from deepad.preview import decode_upload, extremes, oe_images
 from deepad.report import html_report
 from ui import common as ui
+from ui import operating as opui
 
 AUTO_S = 15  # runs that train in less than this (estimated) train by themselves on Explore
 
@@ -97,27 +98,40 @@ def train_or_load(configs: list, ds: str, box) -> dict:
     return runs
 
 
-def charts_and_metrics(runs: dict, names: dict, marks: dict, res) -> pd.DataFrame:
-    """ROC curves and score histograms (images, or Plotly with the toggle), then the metrics."""
+def charts_and_metrics(runs: dict, names: dict, marks: dict, res, points: dict) -> pd.DataFrame:
+    """ROC and precision-recall curves, score histograms (images, or Plotly with the toggle)
+    with each run's operating point (`points`: ui.operating.points) and its control, then the
+    metrics."""
     s = st.session_state
     curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k, r in runs.items()]
+    thr, hist_marks = opui.thresholds(names, points), opui.with_thresholds(marks, names, points)
     st.toggle("Interactive charts", key="interactive",
               help="Zoom and hover (Plotly). Off: the same charts as images, which appear at once; "
                    "interactive charts load a large chart library first (a few seconds on a slow "
                    "machine).")
     left, right = st.columns(2)
+    below, beside = st.columns(2)
     if s["interactive"]:
-        left.plotly_chart(plots.roc_figure(curves), width="stretch")
-        right.plotly_chart(plots.histogram_figure(curves, marks=marks), width="stretch")
+        left.plotly_chart(plots.roc_figure(curves, thr), width="stretch")
+        right.plotly_chart(plots.pr_figure(curves, thr), width="stretch")
+        below.plotly_chart(plots.histogram_figure(curves, marks=hist_marks), width="stretch")
     else:
-        roc_png, hist_png = ui.chart_pngs(tuple(ui.run_version(k) for k in runs),
-                                          tuple((n, tuple(v)) for n, v in marks.items()), curves)
+        roc_png, pr_png, hist_png = ui.chart_pngs(
+            tuple(ui.run_version(k) for k in runs),
+            tuple((n, tuple(v)) for n, v in hist_marks.items()), curves, tuple(sorted(thr.items())))
         left.image(roc_png, width="stretch")
-        right.image(hist_png, width="stretch")
+        right.image(pr_png, width="stretch")
+        below.image(hist_png, width="stretch")
     left.caption(ui.GLOSSARY["AUROC"].capitalize() + " — the area under each curve.")
-    right.caption("Where the normal (blue) and anomalous (red) test images fall on each method's "
+    right.caption("Precision: the share of the flagged images that are anomalies; recall: the share "
+                  "of the anomalies flagged. AP (average precision) is the area under each curve; "
+                  "the dotted line is a detector that flags at random (precision = the share of "
+                  "anomalies in the test set).")
+    below.caption("Where the normal (blue) and anomalous (red) test images fall on each method's "
                   "score scale, each class scaled to its own height (normal images are often a "
                   "tenth of the test set); less overlap is better.")
+    with beside:
+        opui.panel(names, points)
     table = pd.DataFrame([{
         "method": names[k], "AUROC": r["metrics"]["auroc"], "AUPRC": r["metrics"]["auprc"],
         "FPR at 95% TPR": r["metrics"]["fpr_at_95_tpr"],
@@ -143,17 +157,25 @@ def charts_and_metrics(runs: dict, names: dict, marks: dict, res) -> pd.DataFram
     return table
 
 
-def downloads(runs: dict, names: dict, marks: dict, table: pd.DataFrame, settings: dict) -> None:
+def downloads(runs: dict, names: dict, marks: dict, table: pd.DataFrame, settings: dict,
+              points: dict) -> None:
     """The report (with the view's settings, read now: a download runs outside the script),
     the metrics and the per-sample scores."""
     curves = [{"name": names[k], "labels": r["labels"], "scores": r["scores"]} for k, r in runs.items()]
     configs = {k: r["config"] for k, r in runs.items()}
 
+    thr, hist_marks = opui.thresholds(names, points), opui.with_thresholds(marks, names, points)
+
     def report():  # built only when the button is pressed (plotly.js makes it ~5 MB)
         return html_report(
-            "deepad: explore", [("ROC curves", plots.roc_figure(curves)),
-                                ("Score histograms", plots.histogram_figure(curves, marks=marks)),
-                                ("Metrics", table)],
+            "deepad: explore",
+            [("ROC and precision-recall curves", [plots.roc_figure(curves, thr),
+                                                  plots.pr_figure(curves, thr)]),
+             ("Score histograms", plots.histogram_figure(curves, marks=hist_marks)),
+             ("Metrics", table),
+             (f"Operating point: {opui.target().text} ({opui.target().describe()})",
+              opui.frame(names, points)),
+             ("How it is chosen and counted", opui.caption(points).replace("**", ""))],
             config={"settings": settings, "runs": configs},
             intro=ui.GLOSSARY["AUROC"].capitalize() + ".")
     d1, d2, d3 = st.columns(3)
@@ -220,9 +242,11 @@ def _kept_images(res, key: str):
     return (np.stack(fa) if fa else None), (np.stack(mi) if mi else None)
 
 
-def images_behind(runs: dict, names: dict, configs: list, ds: str, res=None) -> None:
-    """Per method: false alarms, misses, their heatmaps, and the OE images it trained against.
-    Where the data set is not on this machine, the images a result bundle carries."""
+def images_behind(runs: dict, names: dict, configs: list, ds: str, res=None,
+                  points: dict | None = None) -> None:
+    """Per method: false alarms, misses, the images that change flag at the operating point
+    (`points`), heatmaps, and the OE images it trained against. Where the data set is not on
+    this machine, the images a result bundle carries."""
     st.subheader("The images behind the numbers")
     res = res if res is not None else ui.results()
     here = ui.data_here(ds)
@@ -242,12 +266,14 @@ def images_behind(runs: dict, names: dict, configs: list, ds: str, res=None) -> 
                             caption="anomalies it finds most normal (misses)")
                 c.caption(f"From the result bundle ({r['source']}): the data set is not on this "
                           f"machine, so heatmaps and the OE images are not shown.")
+                opui.flipped(None, r, (points or {}).get(k))
                 continue
             ex = extremes(r["scores"], r["labels"], k=8)
             a.image(plots.image_grid(images[ex["false_alarms"]], cols=4),
                     caption="normal images it finds most anomalous (false alarms)")
             b.image(plots.image_grid(images[ex["misses"]], cols=4),
                     caption="anomalies it finds most normal (misses)")
+            opui.flipped(images, r, (points or {}).get(k))
             if not r.get("has_weights", True):
                 c.caption("This run came without its model (a result bundle made without "
                           "--weights): no heatmaps.")

@@ -93,12 +93,15 @@ def data_here(name: str) -> bool:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def chart_pngs(versions: tuple, marks: tuple, _curves: list) -> tuple[bytes, bytes]:
-    """The ROC and histogram charts as PNGs (deepad.plots_static). Cached by the runs' versions
-    (run_version: a stored run fixes its scores) and the marks; `_curves` (name, labels, scores
-    per run) is not hashed."""
+def chart_pngs(versions: tuple, marks: tuple, _curves: list,
+               thresholds: tuple = ()) -> tuple[bytes, bytes, bytes]:
+    """The ROC, precision-recall and histogram charts as PNGs (deepad.plots_static). Cached by
+    the runs' versions (run_version: a stored run fixes its scores), the marks and the operating
+    thresholds ((name, threshold) per run); `_curves` (name, labels, scores per run) is not
+    hashed."""
     from deepad import plots_static
-    return (plots_static.roc_png(_curves),
+    thr = dict(thresholds)
+    return (plots_static.roc_png(_curves, thr), plots_static.pr_png(_curves, thr),
             plots_static.histogram_png(_curves, {name: list(v) for name, v in marks}))
 
 

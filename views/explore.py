@@ -4,16 +4,19 @@ import streamlit as st
 
 from ui import common as ui
 from ui import explore_parts as parts
+from ui import operating as op
 
 DEFAULTS = {"dataset": "digits", "folder": "", "normal_class": "0", "oe": "photos", "oe_size": 64,
             "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
-            "epochs": 10, "device": "auto", "interactive": False, "oe_jpeg": True, "params": ""}
+            "epochs": 10, "device": "auto", "interactive": False, "oe_jpeg": True, "params": "",
+            **op.DEFAULTS}
 res = ui.results()
 rows = res.rows()
 ui.url_state({**DEFAULTS, **(ui.stored.default_view("explore", "", rows) or {})},
              options={"dataset": ui.dataset_choices(rows) + ["folder:"], "oe": ui.oe_choices(rows),
                       "oe_size": ui.OE_SIZES, "blur_sigma": ui.BLUR_SIGMAS, "budget": ui.BUDGETS,
-                      "methods": ui.method_choices(), "device": ["auto", "cpu", "cuda", "mps"]},
+                      "methods": ui.method_choices(), "device": ["auto", "cpu", "cuda", "mps"],
+                      **op.OPTIONS},
              ranges={"seed": (0, 2 ** 31), "epochs": (1, 1000)},
              extra={"dataset": ui.is_path, "oe": ui.is_path})
 
@@ -53,6 +56,7 @@ if not runs:
 
 names = {k: ui.method_label(r["config"]["method"]) for k, r in runs.items()}
 marks = parts.score_your_image(runs, names, ds) if ui.data_here(ds) else {}
-table = parts.charts_and_metrics(runs, names, marks, res)
-parts.images_behind(runs, names, configs, ds, res)
-parts.downloads(runs, names, marks, table, settings)
+points = op.points(runs)  # the operating point of the control under the charts, per run
+table = parts.charts_and_metrics(runs, names, marks, res, points)
+parts.images_behind(runs, names, configs, ds, res, points)
+parts.downloads(runs, names, marks, table, settings, points)

@@ -119,9 +119,14 @@ def select_oe(pool_labels: np.ndarray | int, size: int | None, n_classes: int | 
     return pos if candidates is None else candidates[pos]
 
 
-def build_task(cfg) -> Task:
-    src = sources.locate(cfg.dataset, cfg.dataset_id)
-    train, test = src.load("train"), src.load("test")
+def build_task(cfg, splits=None, pool: sources.Pool | None = None) -> Task:
+    """The run's one-vs-rest task. `splits` (train ImageSet, test ImageSet, Preprocessing) and
+    `pool` (the run's whole OE pool at the nominal shape, as oe_pool gives it) come from the
+    caller when it has them (a Ray worker gets them from the driver); else they are read here."""
+    if splits is None:
+        src = sources.locate(cfg.dataset, cfg.dataset_id)
+        splits = (src.load("train"), src.load("test"), src.preprocessing())
+    train, test, prep = splits
     k = cfg.normal_class
     nominal = train.images[train.labels == k]
     if len(nominal) == 0:
@@ -134,7 +139,7 @@ def build_task(cfg) -> Task:
                         f"(20% of each is held out for testing) or use PATH/train and PATH/test")
     oe = None
     if cfg.oe != "none":
-        pool = oe_pool(cfg, tuple(nominal.shape[1:]))
+        pool = oe_pool(cfg, tuple(nominal.shape[1:])) if pool is None else pool
         if cfg.oe_classes is None:
             idx = select_oe(len(pool), cfg.oe_size, None, cfg.seed)
         else:
@@ -142,5 +147,5 @@ def build_task(cfg) -> Task:
         oe = OESubset(pool, idx)
         if len(idx) <= IN_MEMORY_LIMIT:
             oe.images = pool.take(idx)
-    return Task(nominal.contiguous(), test.images, test_y, test.labels.numpy(), oe,
-                src.preprocessing(), test.classes)
+    return Task(nominal.contiguous(), test.images, test_y, test.labels.numpy(), oe, prep,
+                test.classes)

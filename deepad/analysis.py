@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+import math
 
+import numpy as np
+
+from .heavy import lazy
 from .methods import info as method_info
 from .store import RunStore
+
+pd = lazy("pandas")  # on first use: `deepad table` asks only seed_ci of this module
 
 # paper-protocol.md section 9.0: CIFAR-10 one-vs-rest AUROC (%), OE = 80M Tiny Images.
 PAPER_CIFAR10 = {
@@ -39,6 +43,58 @@ def class_table(rows: list[dict]) -> dict:
     return {m: {k: (float(np.mean(v)), len(v)) for k, v in d.items()} for m, d in t.items()}
 
 
+# ------------------------------------------------------------------ means over seeds
+
+# Student's t quantile t(0.975, df) for df = 1..30 (scipy.stats.t.ppf, 6 decimals); larger df by
+# the Cornish-Fisher expansion below (within 3e-8 of scipy's). No scipy: commands stay light.
+_T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
+         2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.13145, 2.119905, 2.109816,
+         2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529,
+         2.051831, 2.048407, 2.04523, 2.042272)
+CI_NAME = "95% CI over seeds"
+CI_HELP = ("95% confidence interval of the mean over seeds (Student t with n − 1 degrees of "
+           "freedom: mean ± t·s/√n over the n seeds' values); none with one seed")
+
+
+def t975(df: int) -> float:
+    """The 97.5% quantile of Student's t distribution with `df` >= 1 degrees of freedom."""
+    if df < 1:
+        raise ValueError("df must be at least 1")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959963984540054
+    g = ((z ** 3 + z) / 4, (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96,
+         (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384,
+         (79 * z ** 9 + 776 * z ** 7 + 1482 * z ** 5 - 1920 * z ** 3 - 945 * z) / 92160)
+    return z + sum(gi / df ** (i + 1) for i, gi in enumerate(g))
+
+
+def seed_ci(values) -> tuple[float, float | None, float | None, int]:
+    """(mean, low, high, n): the mean of one value per seed and its 95% confidence interval
+    (Student t, n - 1 degrees of freedom: mean ± t975(n - 1) · sample std / √n). None and NaN
+    values are dropped; with one value there is no interval (low = high = None), with none the
+    mean is NaN."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    n = len(v)
+    if n == 0:
+        return float("nan"), None, None, 0
+    mean = float(v.mean())
+    if n == 1:
+        return mean, None, None, 1
+    half = t975(n - 1) * float(v.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def per_seed(pairs) -> dict:
+    """{seed: mean value} of (seed, value) pairs: a group's runs pooled within each seed (e.g. over
+    nominal classes), so that seed_ci sees one value per seed. None values are dropped."""
+    by: dict = {}
+    for seed, v in pairs:
+        if v is not None:
+            by.setdefault(seed, []).append(v)
+    return {s: float(np.mean(v)) for s, v in by.items()}
+
+
 def find_runs(store: RunStore, **filters) -> list[dict]:
     """Index rows of finished runs matching the filters (None values are ignored)."""
     return store.query(**{k: v for k, v in filters.items() if v is not None})
@@ -48,16 +104,21 @@ def find_runs(store: RunStore, **filters) -> list[dict]:
 
 DIFF_SUFFIX = " ours − paper"
 PAPER_SUFFIX = " paper"
+CI_SUFFIX = " ± 95% CI"     # the half-width of the interval of seed_ci, in AUROC points
+SEEDS_SUFFIX = " seeds"     # how many seeds a cell's mean and interval are over
 
 
 def one_vs_rest_table(rows: list[dict], classes: list[str], methods: list[str],
-                      decimals: int = 1) -> pd.DataFrame:
+                      decimals: int = 1, ci: bool = False) -> pd.DataFrame:
     """AUROC in % per nominal class (one row each, named by `classes`) and method (one column each,
     in the order of `methods`): the mean over seeds, NaN where a cell has no run. A last row 'mean'
     averages each method over the classes that have runs (of the unrounded cell means).
 
     rows: dicts with `method`, `normal_class` (index into `classes`) and `auroc` (0..1), e.g. index
-    rows from RunStore.query. Values are rounded to `decimals`, as displayed."""
+    rows from RunStore.query; with `ci` also `seed`. Values are rounded to `decimals`, as displayed.
+    ci: beside each method, '<method> ± 95% CI' (the half-width of seed_ci's interval over the
+    cell's seeds, NaN with one seed) and '<method> seeds' (their number); in the mean row, over the
+    per-seed means across the classes each seed has runs of."""
     cells = class_table(rows)
     data = {"nominal class": list(classes) + ["mean"]}
     for m in methods:
@@ -65,6 +126,15 @@ def one_vs_rest_table(rows: list[dict], classes: list[str], methods: list[str],
         vals = [100 * per[k][0] if k in per else np.nan for k in range(len(classes))]
         mean = float(np.nanmean(vals)) if any(np.isfinite(vals)) else np.nan
         data[m] = vals + [mean]
+        if ci:
+            mine = [r for r in rows if r["method"] == m and r.get("auroc") is not None]
+            stats = [seed_ci(per_seed((r["seed"], 100 * r["auroc"]) for r in mine
+                                      if r["normal_class"] == k).values())
+                     for k in range(len(classes))]
+            stats.append(seed_ci(per_seed((r["seed"], 100 * r["auroc"]) for r in mine
+                                          if 0 <= r["normal_class"] < len(classes)).values()))
+            data[m + CI_SUFFIX] = [np.nan if hi is None else hi - mu for mu, _, hi, _ in stats]
+            data[m + SEEDS_SUFFIX] = [n for *_, n in stats]
     return pd.DataFrame(data).round(decimals)
 
 
@@ -78,7 +148,11 @@ def paper_comparison(table: pd.DataFrame, paper: dict = PAPER_CIFAR10,
     out = table[["nominal class"]].copy()
     index = {c: i for i, c in enumerate(paper["classes"])}
     for m in table.columns[1:]:
-        out[m] = table[m]
+        if m.endswith((CI_SUFFIX, SEEDS_SUFFIX)):
+            continue  # beside their method's mean, before the paper's columns
+        for c in (m, m + CI_SUFFIX, m + SEEDS_SUFFIX):
+            if c in table:
+                out[c] = table[c]
         ref_key = PAPER_WITH_OE.get(m, m) if with_oe else m
         if ref_key not in paper:
             continue
@@ -91,16 +165,18 @@ def paper_comparison(table: pd.DataFrame, paper: dict = PAPER_CIFAR10,
 
 
 def titled_table(rows: list[dict], classes: list[str], methods: list[str], *, paper: bool = False,
-                 with_oe: bool = False, decimals: int = 1) -> pd.DataFrame:
+                 with_oe: bool = False, decimals: int = 1, ci: bool = False) -> pd.DataFrame:
     """one_vs_rest_table (with paper_comparison when `paper`) as people read it: methods by their
-    titles, the paper's columns as '<title> paper' and '<title> Δ' (ours − paper)."""
-    table = one_vs_rest_table(rows, classes, methods, decimals)
+    titles, the paper's columns as '<title> paper' and '<title> Δ' (ours − paper); with `ci`
+    '<title> ± 95% CI' and '<title> seeds' beside each method."""
+    table = one_vs_rest_table(rows, classes, methods, decimals, ci=ci)
     if paper:
         table = paper_comparison(table, with_oe=with_oe, decimals=decimals)
     names = {}
     for m in methods:
         t = method_info(m).title
-        names.update({m: t, m + PAPER_SUFFIX: f"{t} paper", m + DIFF_SUFFIX: f"{t} Δ"})
+        names.update({m: t, m + PAPER_SUFFIX: f"{t} paper", m + DIFF_SUFFIX: f"{t} Δ",
+                      m + CI_SUFFIX: t + CI_SUFFIX, m + SEEDS_SUFFIX: t + SEEDS_SUFFIX})
     return table.rename(columns=names)
 
 
@@ -116,10 +192,13 @@ def diff_colour(value: float, limit: float = 10.0) -> str:
 
 
 def styled_table(table: pd.DataFrame, decimals: int = 1, limit: float = 10.0):
-    """A pandas Styler of a table: numbers with `decimals`, empty for NaN, and the difference
-    columns (see paper_comparison) coloured by diff_colour."""
+    """A pandas Styler of a table: numbers with `decimals` ('± ...' in the interval columns,
+    whole numbers of seeds), empty for NaN, and the difference columns (see paper_comparison)
+    coloured by diff_colour."""
     num = [c for c in table.columns if c != "nominal class"]
-    styler = table.style.format({c: f"{{:.{decimals}f}}" for c in num}, na_rep="")
+    fmt = {c: ("{:.0f}" if c.endswith(SEEDS_SUFFIX) else
+               f"±{{:.{decimals}f}}" if c.endswith(CI_SUFFIX) else f"{{:.{decimals}f}}") for c in num}
+    styler = table.style.format(fmt, na_rep="")
     diffs = [c for c in table.columns if c.endswith(DIFF_SUFFIX) or c.endswith(" Δ")]
     if diffs:
         styler = styler.map(lambda v: diff_colour(v, limit), subset=diffs)
@@ -210,21 +289,25 @@ def point_x(config, by: str):
 
 
 def grid_curves(configs: list, rows: list[dict], by: str, series: str = "method") -> list[dict]:
-    """Mean and std of AUROC per (series, by) value over the runs of a grid, counting the runs that
-    are not in the store yet.
+    """Mean, std and the 95% confidence interval over seeds of AUROC per (series, by) value over the
+    runs of a grid, counting the runs that are not in the store yet.
 
     configs: the grid's RunConfigs (seeds and classes pooled per point); rows: store index rows
     (find_runs), matched to the configs by key. An `oe_size` of None is reported as 'all'.
     Returns one dict per series value, in first-seen order: `name` (method title for methods),
-    `series`, `x` (sorted, 'all' last), `mean`, `std` (population std; NaN where no run is stored),
-    `n` (runs stored), `total` (runs in the grid), `keys` (stored), `missing` (keys not stored)."""
+    `series`, `x` (sorted, 'all' last), `mean` (of the stored runs), `std` (population std; NaN
+    where no run is stored), `ci_low`, `ci_high` (seed_ci over the per-seed means, the classes
+    pooled within each seed; NaN with fewer than two seeds), `seeds` (seeds stored), `n` (runs
+    stored), `total` (runs in the grid), `keys` (stored), `missing` (keys not stored)."""
     stored = {r["key"]: r["auroc"] for r in rows if r.get("auroc") is not None}
     pts: dict = {}
     for c in {c.key: c for c in configs}.values():
         x = point_x(c, by)
-        p = pts.setdefault(getattr(c, series), {}).setdefault(x, {"auroc": [], "keys": [], "missing": []})
+        p = pts.setdefault(getattr(c, series), {}).setdefault(
+            x, {"auroc": [], "seed": [], "keys": [], "missing": []})
         if c.key in stored:
             p["auroc"].append(stored[c.key])
+            p["seed"].append(c.seed)
             p["keys"].append(c.key)
         else:
             p["missing"].append(c.key)
@@ -232,10 +315,14 @@ def grid_curves(configs: list, rows: list[dict], by: str, series: str = "method"
     for name, by_x in pts.items():
         xs = sorted(by_x, key=_x_sort)
         vals = [np.asarray(by_x[x]["auroc"], dtype=float) for x in xs]
+        cis = [seed_ci(per_seed(zip(by_x[x]["seed"], by_x[x]["auroc"])).values()) for x in xs]
         out.append({"name": method_info(name).title if series == "method" else str(name),
                     "series": name, "x": xs,
                     "mean": [float(v.mean()) if len(v) else float("nan") for v in vals],
                     "std": [float(v.std()) if len(v) else float("nan") for v in vals],
+                    "ci_low": [float("nan") if lo is None else lo for _, lo, _, _ in cis],
+                    "ci_high": [float("nan") if hi is None else hi for _, _, hi, _ in cis],
+                    "seeds": [n for *_, n in cis],
                     "n": [len(v) for v in vals],
                     "total": [len(v) + len(by_x[x]["missing"]) for x, v in zip(xs, vals)],
                     "keys": [by_x[x]["keys"] for x in xs], "missing": [by_x[x]["missing"] for x in xs]})
@@ -278,10 +365,15 @@ def compare_at(series: list[dict], at: float = 32, ref="all") -> list[dict]:
 
 
 def points_table(series: list[dict], x_name: str):
-    """One row per plotted point: series, x, mean and std AUROC, runs stored of runs in the grid,
-    and the run keys behind it (stored, and missing), as a pandas DataFrame."""
+    """One row per plotted point: series, x, mean and std AUROC, the 95% CI over seeds (empty with
+    one seed) and the number of seeds, runs stored of runs in the grid, and the run keys behind it
+    (stored, and missing), as a pandas DataFrame."""
+    def get(s, k):
+        return s.get(k, [float("nan")] * len(s["x"]))
     return pd.DataFrame([{"method": s["name"], x_name: x_label(x), "AUROC (mean)": m, "AUROC (std)": sd,
+                          f"AUROC {CI_NAME}: low": lo, f"AUROC {CI_NAME}: high": hi, "seeds": ns,
                           "runs cached": n, "runs in grid": t, "run keys": " ".join(k),
                           "missing run keys": " ".join(mk)}
-                         for s in series for x, m, sd, n, t, k, mk in
-                         zip(s["x"], s["mean"], s["std"], s["n"], s["total"], s["keys"], s["missing"])])
+                         for s in series for x, m, sd, lo, hi, ns, n, t, k, mk in
+                         zip(s["x"], s["mean"], s["std"], get(s, "ci_low"), get(s, "ci_high"),
+                             s.get("seeds", [None] * len(s["x"])), s["n"], s["total"], s["keys"], s["missing"])])

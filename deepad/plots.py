@@ -162,43 +162,75 @@ def histogram_figure(runs: list[dict], marks: dict | None = None, bins: int = 40
 
 def curve_figure(series: list[dict], *, x_title: str, log_x: bool = False, title: str = "",
                  x_labels: dict | None = None, reference: dict | None = None) -> go.Figure:
-    """Mean AUROC against a parameter, with +- one standard deviation as a band.
+    """Mean AUROC against a parameter, with the 95% confidence interval over seeds as error bars
+    (series with `ci_low`/`ci_high`, e.g. from analysis.grid_curves) or else +- one standard
+    deviation as a band.
 
-    series: dicts with `name`, `x` (numbers), `mean`, `std`, and optionally `n` (runs per point),
-    `total` (runs asked for per point: points with fewer runs are marked "n/total") and `label`
-    (text for each x in the hover). Points whose mean is NaN (no runs) are left out."""
+    series: dicts with `name`, `x` (numbers), `mean`, `std`, and optionally `ci_low`, `ci_high`
+    (NaN: no interval, e.g. one seed), `seeds` (seeds per point), `n` (runs per point), `total`
+    (runs asked for per point: points with fewer runs are marked "n/total") and `label` (text for
+    each x in the hover). Points whose mean is NaN (no runs) are left out."""
     fig = go.Figure()
+    with_ci = any("ci_low" in s for s in series)
     for i, s in enumerate(series):
         x, mean, std = (np.asarray(s[k], dtype=float) for k in ("x", "mean", "std"))
         n = np.asarray(s.get("n", np.ones_like(x)), dtype=int)
         total = np.asarray(s.get("total", n), dtype=int)
         labels = np.asarray(s.get("label", [f"{v:g}" for v in x]), dtype=object)
+        nan = np.full_like(x, np.nan)
+        lo, hi = (np.asarray(s.get(k, nan), dtype=float) for k in ("ci_low", "ci_high"))
+        seeds = np.asarray(s.get("seeds", n), dtype=int)
         ok = np.isfinite(mean)
-        x, mean, std, n, total, labels = x[ok], mean[ok], std[ok], n[ok], total[ok], labels[ok]
+        x, mean, std, n, total, labels, lo, hi, seeds = (
+            a[ok] for a in (x, mean, std, n, total, labels, lo, hi, seeds))
         std = np.nan_to_num(std)
         partial = n < total
         c = color(i)
-        fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]).tolist(),
-                                 y=np.concatenate([mean + std, (mean - std)[::-1]]).tolist(),
-                                 fill="toself", fillcolor=c, opacity=0.15, line=dict(width=0),
-                                 hoverinfo="skip", showlegend=False, legendgroup=s["name"]))
-        fig.add_trace(go.Scatter(x=x.tolist(), y=mean.tolist(), name=s["name"],
+        if "ci_low" in s:
+            error = dict(type="data", symmetric=False, color=c, thickness=1.5, width=5,
+                         array=[None if not np.isfinite(h) else float(h - m) for h, m in zip(hi, mean)],
+                         arrayminus=[None if not np.isfinite(v) else float(m - v) for v, m in zip(lo, mean)])
+            spread = [f"95% CI {a:.3f}–{b:.3f} over {k} seeds" if np.isfinite(a) else
+                      f"{k} seed{'s' if k != 1 else ''}, no interval" for a, b, k in zip(lo, hi, seeds)]
+        else:
+            error = None
+            fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]).tolist(),
+                                     y=np.concatenate([mean + std, (mean - std)[::-1]]).tolist(),
+                                     fill="toself", fillcolor=c, opacity=0.15, line=dict(width=0),
+                                     hoverinfo="skip", showlegend=False, legendgroup=s["name"]))
+            spread = [f"± {d:.3f} (std)" for d in std]
+        fig.add_trace(go.Scatter(x=x.tolist(), y=mean.tolist(), name=s["name"], error_y=error,
                                  mode="lines+markers+text" if partial.any() else "lines+markers",
                                  text=[f"{a}/{b} runs" if p else "" for a, b, p in zip(n, total, partial)],
                                  textposition="top center", textfont=dict(color=c, size=10),
                                  line=dict(color=c, width=2), legendgroup=s["name"],
-                                 customdata=[[float(d), int(a), int(b), str(lab)]
-                                             for d, a, b, lab in zip(std, n, total, labels)],
-                                 hovertemplate="%{customdata[3]}: AUROC %{y:.3f} ± %{customdata[0]:.3f} "
+                                 customdata=[[float(d), int(a), int(b), str(lab), sp]
+                                             for d, a, b, lab, sp in zip(std, n, total, labels, spread)],
+                                 hovertemplate="%{customdata[3]}: AUROC %{y:.3f}, %{customdata[4]} "
                                                "(%{customdata[1]} of %{customdata[2]} runs)"))
     for name, y in (reference or {}).items():
         fig.add_hline(y=y, line=dict(color="#888", dash="dot"), annotation_text=name)
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="AUROC (mean ± std)",
-                      height=420, margin=dict(l=50, r=20, t=50, b=50))
+    fig.update_layout(title=title, xaxis_title=x_title, height=420, margin=dict(l=50, r=20, t=50, b=50),
+                      yaxis_title="AUROC (mean, 95% CI over seeds)" if with_ci else "AUROC (mean ± std)")
     if log_x:
         fig.update_xaxes(type="log")
     if x_labels:
         fig.update_xaxes(tickvals=list(x_labels), ticktext=list(x_labels.values()))
+    return fig
+
+
+def parcoords_figure(dimensions: list[dict], color_values, color_title: str = "AUROC") -> go.Figure:
+    """Parallel coordinates: one line per run across `dimensions` (dicts with `label`, `values`
+    (numbers) and optionally `tickvals`/`ticktext` for categories, e.g. from
+    browse.parcoords_dimensions), coloured by `color_values` (e.g. each run's AUROC)."""
+    dims = [{k: v for k, v in d.items() if k in ("label", "values", "tickvals", "ticktext", "range")}
+            for d in dimensions]
+    fig = go.Figure(go.Parcoords(
+        dimensions=dims, line=dict(color=np.asarray(color_values, dtype=float).tolist(),
+                                   colorscale="Viridis", showscale=True,
+                                   colorbar=dict(title=color_title))))
+    fig.update_layout(height=440, margin=dict(l=60, r=40, t=60, b=30),
+                      title="Settings against " + color_title + " (drag along an axis to select)")
     return fig
 
 

@@ -141,7 +141,14 @@ def test_table_summarises_the_store(capsys):
     assert f"| hsc | {np.mean(hsc):.4f} | {np.std(hsc):.4f} | 4 |" in out
     assert cli.main(["table", "--method", "bce", "--by-class", "--format", "csv"]) == 0
     csv = capsys.readouterr().out.splitlines()
-    assert csv[0] == "normal_class,auroc_mean,auroc_std,runs" and len(csv) == 3
+    assert csv[0] == "normal_class,auroc_mean,auroc_std,runs,auroc_ci95_low,auroc_ci95_high,seeds"
+    assert len(csv) == 3
+    # one class, two seeds: the interval is mean ± t(0.975, 1)·s/√2 over the two seeds' AUROCs
+    bce0 = sorted((r["seed"], r["auroc"]) for r in rows if r["method"] == "bce" and r["normal_class"] == 0)
+    v = np.array([a for _, a in bce0])
+    half = 12.706205 * v.std(ddof=1) / np.sqrt(2)
+    assert csv[1].split(",") == ["0", f"{v.mean():.4f}", f"{v.std():.4f}", "2",
+                                 f"{v.mean() - half:.4f}", f"{v.mean() + half:.4f}", "2"]
     # a dry run counts what is cached
     assert cli.main(["sweep", "--dataset", "digits", "--oe", "photos", "--normal-class", "0-2",
                      "--method", "hsc", "--oe-size", "16", "--seed", "1-2", "--epochs", "5",

@@ -85,7 +85,9 @@ class Curve:
                 st.caption(f"{len(grid.missing)} of {len(self.configs)} runs are not stored yet: "
                            f"points marked 'n/m runs' show the mean of the n stored runs.")
             if grid.rows:
-                st.caption(GLOSSARY["AUROC"].capitalize() + ". Runs from "
+                st.caption(GLOSSARY["AUROC"].capitalize() + ". Error bars: the " + analysis.CI_HELP
+                           + " (each seed's value: its mean over the classes); a point with one "
+                           "seed has none, and says '1 seed' in its hover. Runs from "
                            + stored.source_note([r["key"] for r in grid.rows], res) + ".")
         grid.train_pending(draw)
         if not grid.rows:

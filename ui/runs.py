@@ -9,6 +9,7 @@ from functools import partial
 import streamlit as st
 
 from deepad import analysis, plots
+from ui import browser
 from ui import common as ui
 
 NUM = st.column_config.NumberColumn
@@ -55,10 +56,14 @@ def open_results() -> None:
             st.warning(f"not opened: {err}")
 
 
-def runs_table(rows: list[dict], keys: list[str]) -> None:
-    """The filtered table of runs (ticking rows selects them) and the multiselect of the selection."""
+def runs_table(rows: list[dict], keys: list[str], keep=None) -> None:
+    """The filtered table of runs (ticking rows selects them; `keep`: the keys the browser's
+    filters keep, None: all), in the sidebar's order, and the multiselect of the selection."""
     s = st.session_state
     shown = analysis.runs_frame(rows, s["runs_datasets"], s["runs_methods"], s["runs_text"])
+    if keep is not None:
+        shown = shown[shown["key"].isin(keep)]
+    shown = browser.sort(shown)
     table_key = f"runs_table_{s.get('runs_version', 0)}"
     st.caption(f"{len(shown)} of {len(rows)} runs; click a column header to sort.")
     TEXT = st.column_config.TextColumn

@@ -21,7 +21,7 @@ s = st.session_state
 
 st.title("Blur: what makes a few natural images such good anomalies?")
 st.markdown(EXPLAIN + " Each point is the mean AUROC over the chosen nominal classes and seeds; the "
-            "band is ± one standard deviation.")
+            "error bars are its 95% confidence interval over seeds.")
 curves.intro("blur", "blur", rows, "a blur curve")
 
 with st.sidebar:

@@ -19,7 +19,7 @@ s = st.session_state
 st.title("OE samples: how many example anomalies are enough?")
 st.markdown("AUROC against the number of **outlier-exposure (OE)** images a method trains against, "
             "from 1 image up to the whole OE pool ('all'). Each point is the mean over the chosen "
-            "nominal classes and seeds; the band is ± one standard deviation.")
+            "nominal classes and seeds; the error bars are its 95% confidence interval over seeds.")
 curves.intro("oe-samples", "oes", rows, "an OE-size curve")
 
 with st.sidebar:

@@ -64,7 +64,7 @@ slot = st.empty()
 
 
 def draw(grid_rows):
-    shown = analysis.titled_table(grid_rows, classes, s["tab_methods"],
+    shown = analysis.titled_table(grid_rows, classes, s["tab_methods"], ci=len(s["tab_seeds"]) > 1,
                                   paper=s["tab_dataset"] == "cifar10", with_oe=oe != "none")
     slot.dataframe(analysis.styled_table(shown), hide_index=True, width="stretch",
                    height=35 * (len(shown) + 1) + 3)
@@ -74,7 +74,11 @@ def draw(grid_rows):
 shown = draw(grid.rows)
 grid.train_pending(draw)
 st.caption(ui.GLOSSARY["AUROC"].capitalize() + "; here in %. Runs from "
-           + (ui.stored.source_note([r["key"] for r in grid.rows], res) or "nowhere yet") + ".")
+           + (ui.stored.source_note([r["key"] for r in grid.rows], res) or "nowhere yet") + ". "
+           + (f"'± 95% CI': half the {analysis.CI_HELP}; 'seeds': how many (the mean row's are "
+              f"over each seed's mean across the classes)." if len(s["tab_seeds"]) > 1 else
+              "One seed per cell: no confidence interval (choose more seeds for the mean ± its "
+              "95% CI over seeds)."))
 if s["tab_dataset"] == "cifar10":
     st.caption("'paper': the published numbers (Ruff et al., 2020), which used **80 Million Tiny "
                "Images** as OE and **200 epochs**; 'Δ' = ours − paper, red where we are below and "

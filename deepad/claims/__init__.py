@@ -47,16 +47,21 @@ from .checks import (  # noqa: F401
     _complete,
     _groups,
     _pct,
+    add_seed_note,
     blur_check,
     cifar_table,
     class_means,
     enough_check,
+    method_by_seed,
+    method_diffs,
     ordering_check,
     paired,
     profile_of,
     published_check,
     resolution_check,
     same_check,
+    seed_diffs,
+    seed_stats,
 )
 
 
@@ -85,6 +90,8 @@ def claim_ordering(rows) -> Verdict:
                                      if math.isfinite(kv[1][0]) else 0)) + "."
         if not complete:
             v.evidence += " Not every method has runs on all 10 classes."
+        add_seed_note(v, {TITLES.get(m, m): seed_stats(method_by_seed(used, m)) for m in means},
+                      "the mean over classes", signed=False)
     if used:
         v.budget = budget_text(used)
         v.view = _view("table", used, oe_sizes=[None])
@@ -109,6 +116,8 @@ def claim_published(rows) -> Verdict:
         v.evidence = "; ".join(f"{m.upper()} {_pct(means[m][0])} vs {PAPER_MEANS[m]} ({g:+.1f})"
                                for m, g in gaps.items()) + "."
         v.numbers = {m: means[m][0] for m in ("hsc", "bce")}
+        add_seed_note(v, {TITLES[m]: seed_stats(method_by_seed(sel, m)) for m in ("hsc", "bce")},
+                      "the mean over classes", signed=False)
     if sel:
         v.budget = budget_text(sel)
         v.view = _view("table", sel, oe_sizes=[None])
@@ -163,6 +172,9 @@ def _claim_enough(rows, vid, dataset_text, at, profiles, paper, min_sizes=3) -> 
     v.details = parts
     v.evidence = "; ".join(parts) + "."
     v.numbers = {m: {"at": x, "at_mean": a, "all_mean": b, "pairs": n} for m, (a, b, n, x) in res.items()}
+    add_seed_note(v, {m.upper(): seed_stats(method_diffs(g, m, lambda r: r["oe_size"] is None,
+                                                         lambda r, x=x: r["oe_size"] == x))
+                      for m, (_, _, _, x) in res.items()}, f"AUROC with {at} (or near) minus all")
     if len(oks) == 2:
         v.verdict = HOLDS if all(oks) else FAILS
     v.budget = budget_text(g)
@@ -228,6 +240,9 @@ def claim_blur(rows) -> Verdict:
     v.runs = len(g)
     v.details = parts
     v.evidence = "; ".join(parts) + "."
+    add_seed_note(v, {m.upper(): seed_stats(method_diffs(g, m, lambda r: not r["blur_sigma"],
+                                                         lambda r: r["blur_sigma"] == top))
+                      for m in v.numbers}, f"AUROC at sigma {top:g} minus without blur")
     if len(oks) == 2:
         v.verdict = HOLDS if all(oks) else FAILS
     v.budget = budget_text(g)
@@ -255,6 +270,11 @@ def _gap(rows, profile) -> tuple[float, int, list]:
     return float(np.mean([b[p] - a[p] for p in both])), len(both), g
 
 
+def _gap_by_seed(g) -> dict:
+    """{seed: BCE - HSC (points)} over the classes paired in that seed."""
+    return seed_diffs(g, lambda r: r["method"] == "hsc", lambda r: r["method"] == "bce")
+
+
 def claim_resolution(rows) -> Verdict:
     v = Verdict("resolution", "The advantage of supervised OE (BCE) over unsupervised OE (HSC) "
                 "grows with image resolution, and there is none on MNIST.",
@@ -262,18 +282,20 @@ def claim_resolution(rows) -> Verdict:
                 "on ImageNet-30 (224 px).",
                 f"BCE - HSC at most {ABSENT_POINTS:g} point on MNIST, and not smaller on each "
                 f"higher resolution that was run (paired over classes and seeds, all OE images).")
-    gaps, used = {}, []
+    gaps, used, by_seed = {}, [], {}
     for prof in ("mnist", "cifar", "imagenet"):
         d, n, g = _gap(rows, prof)
         if n:
             gaps[prof] = (d, n)
             used += g
+            by_seed[prof] = seed_stats(_gap_by_seed(g))
     v.runs = len(used)
     v.numbers = {p: d for p, (d, n) in gaps.items()}
     names = {"mnist": "MNIST-like (28 px)", "cifar": "CIFAR-10-like (32 px)",
              "imagenet": "ImageNet-like (224 px)"}
     v.details = [f"{names[p]}: BCE - HSC {d:+.1f} ({n} class-seed pairs)" for p, (d, n) in gaps.items()]
     v.evidence = ("; ".join(v.details) + ".") if gaps else "No HSC and BCE runs with all OE images."
+    add_seed_note(v, {names[p].split(" (")[0]: st for p, st in by_seed.items()}, "BCE - HSC")
     if "mnist" in gaps and len(gaps) >= 2:
         ok = resolution_check({p: d for p, (d, n) in gaps.items()})
         v.verdict = HOLDS if ok else FAILS
@@ -316,6 +338,7 @@ def claim_many_oe(rows) -> Verdict:
     bce = float(np.mean(list(class_means(g, "bce").values())))
     v.evidence = (f"On {g[0]['dataset']}: HSC {_pct(hsc)}, BCE {_pct(bce)}; BCE - HSC {d:+.1f} "
                   f"over {n} class-seed pairs.")
+    add_seed_note(v, {"BCE - HSC": seed_stats(_gap_by_seed(g))}, "the difference")
     v.budget = budget_text(g)
     v.view = _view("table", g, oe_sizes=[None])
     v.command = sweep_command(v.view)

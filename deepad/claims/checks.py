@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..analysis import per_seed, seed_ci
 from ..views import setting_of, variant_of
 
 HOLDS, FAILS, UNKNOWN = "holds", "does not hold", "not enough runs"
@@ -49,6 +50,7 @@ class Verdict:
     view: dict | None = None     # {'page': ..., choices}: where the dashboard shows the evidence
     command: str = ""            # what reproduces it
     numbers: dict = field(default_factory=dict)
+    seeds: dict = field(default_factory=dict)  # {label: seed_stats}: the 95% CI over seeds
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -102,6 +104,54 @@ def paired(rows: list[dict], method: str, key_a, key_b) -> tuple[float, float, i
     if not both:
         return float("nan"), float("nan"), 0
     return float(np.mean([a[p] for p in both])), float(np.mean([b[p] for p in both])), len(both)
+
+
+def method_by_seed(rows: list[dict], method: str) -> dict:
+    """{seed: mean AUROC % over the classes} of a method's rows (one setting's)."""
+    return per_seed((r["seed"], 100 * r["auroc"]) for r in rows
+                    if r["method"] == method and r.get("auroc") is not None)
+
+
+def seed_diffs(rows: list[dict], sel_a, sel_b) -> dict:
+    """{seed: mean over the seed's classes of AUROC % of the row sel_b(row) picks minus that of
+    the row sel_a(row) picks}, over the (class, seed) pairs present on both sides."""
+    a, b = {}, {}
+    for r in rows:
+        if r.get("auroc") is None:
+            continue
+        pair = (r["normal_class"], r["seed"])
+        if sel_a(r):
+            a[pair] = 100 * r["auroc"]
+        if sel_b(r):
+            b[pair] = 100 * r["auroc"]
+    return per_seed((p[1], b[p] - a[p]) for p in sorted(set(a) & set(b)))
+
+
+def method_diffs(rows: list[dict], method: str, key_a, key_b) -> dict:
+    """seed_diffs of one method between the rows key_a and key_b select (as `paired`): b - a."""
+    return seed_diffs(rows, lambda r: r["method"] == method and key_a(r),
+                      lambda r: r["method"] == method and key_b(r))
+
+
+def seed_stats(by_seed: dict) -> dict:
+    """{'mean', 'low', 'high', 'seeds'}: analysis.seed_ci of per-seed values (low/high None with
+    one seed)."""
+    return dict(zip(("mean", "low", "high", "seeds"), seed_ci(by_seed.values())))
+
+
+def add_seed_note(v: Verdict, stats: dict, what: str, signed: bool = True) -> None:
+    """Keep {label: seed_stats} in v.seeds and say them after v.evidence: the 95% CI over seeds
+    of `what` (e.g. 'the differences'), or that a label has one seed and so no interval."""
+    stats = {k: st for k, st in stats.items() if st["seeds"]}
+    if not stats:
+        return
+    v.seeds.update(stats)
+    f = "{:+.1f}" if signed else "{:.1f}"
+    parts = [f"{k} {f.format(st['low'])} to {f.format(st['high'])} ({st['seeds']} seeds)"
+             if st["low"] is not None else f"{k} {f.format(st['mean'])} (1 seed, no interval)"
+             for k, st in stats.items()]
+    v.evidence = (v.evidence + " " if v.evidence else "") + (
+        f"95% CI over seeds (Student t) of {what}: " + "; ".join(parts) + ".")
 
 
 def _groups(rows, keep) -> dict:

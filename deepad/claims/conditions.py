@@ -5,7 +5,8 @@ which conditions are 32 OE samples enough (the paper shows each of 32 images fou
 
 from __future__ import annotations
 
-from .checks import ENOUGH_POINTS, FAILS, HOLDS, Verdict, _pct, enough_check, paired, profile_of
+from .checks import (ENOUGH_POINTS, FAILS, HOLDS, Verdict, _pct, add_seed_note, enough_check,
+                     method_diffs, paired, profile_of, seed_stats)
 from ..views import _view, budget_text, setting_of, sweep_command, variant_of
 
 POOL_POINTS = 1.0   # 'a larger pool helps': at least this many points, for HSC and BCE
@@ -67,6 +68,9 @@ def claim_pool(rows) -> Verdict:
         parts.append(f"{m.upper()} {_pct(a)} vs {_pct(b)} ({a - b:+.1f}, {n} class-seed pairs)")
     v.evidence = (f"{_pool_label(big[0])} against {_pool_label(small[0])}: " + "; ".join(parts)
                   + ".")
+    add_seed_note(v, {m.upper(): seed_stats(method_diffs(small + big, m, small.__contains__,
+                                                         big.__contains__)) for m in v.numbers},
+                  "the larger pool's AUROC minus the smaller's")
     v.details = parts
     if len(oks) == 2 and min(classes) >= MIN_CLASSES:
         v.verdict = HOLDS if all(oks) else FAILS
@@ -120,6 +124,8 @@ def claim_conditions(rows) -> Verdict:
     v.runs = len(g)
     v.details = parts
     v.evidence = "; ".join(parts) + "."
+    add_seed_note(v, {f"{m.upper()}, {name}": seed_stats(method_diffs(g, m, *tests[name][::-1]))
+                      for name, per in v.numbers.items() for m in per}, "AUROC with 32 minus all")
     tried = {k: d for k, d in enough.items() if k in (ONCE, PLAIN) and len(d) == 2}
     if any(all(d.values()) for d in tried.values()):
         v.verdict = HOLDS

@@ -11,14 +11,18 @@ from .common import stdout
 
 
 def _table_parser(sub):
-    p = sub.add_parser("table", help="summarise stored runs: mean and std of AUROC per group",
+    p = sub.add_parser("table", help="summarise stored runs: mean, std and 95%% CI of AUROC per group",
                        description="Mean and standard deviation of AUROC over stored runs, grouped "
-                                   "by the fields that vary (seeds pooled).")
+                                   "by the fields that vary (seeds pooled), with the 95% confidence "
+                                   "interval of the mean over seeds (Student t) and the number of "
+                                   "seeds.")
     _add_filters(p)
     p.add_argument("--by", default=None, help="group by these fields (comma-separated); default: "
                                                "the fields that vary, except seed and class")
     p.add_argument("--by-class", action="store_true", help="keep nominal classes apart")
     p.add_argument("--format", default="markdown", choices=["markdown", "csv"])
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: the grouping fields and one object per group")
     return p
 
 
@@ -103,7 +107,12 @@ def cmd_table(a) -> int:
                               f"method, oe_size, blur_sigma, normal_class")
     else:
         by = varying_fields(rows, exclude=("seed",) if a.by_class else ("seed", "normal_class"))
-    print(format_table(summarize(rows, by=by), a.format))
+    summary = summarize(rows, by=by, ci=True)
+    if a.json:
+        from ..summary import CI_NOTE
+        print(json.dumps({"by": by, "interval": CI_NOTE, "groups": summary}), file=stdout())
+        return 0
+    print(format_table(summary, a.format))
     return 0
 
 

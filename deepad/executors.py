@@ -83,8 +83,10 @@ def run_local(configs: list[RunConfig], *, workers: int = 1, device: str = "auto
 
 def run_sweep(configs: list[RunConfig], *, executor: str = "local", workers: int | None = None,
               address: str | None = None, device: str = "auto", store: RunStore | None = None,
-              on_outcome=None) -> list[Outcome]:
-    """Skip the cached configs, train the rest with the chosen executor; one Outcome per config."""
+              on_outcome=None, cpus_per_run: int = 1,
+              gpus_per_run: float | None = None) -> list[Outcome]:
+    """Skip the cached configs, train the rest with the chosen executor; one Outcome per config.
+    cpus_per_run / gpus_per_run: the Ray executor's resources per task (see ray_executor)."""
     store = store or RunStore()
     outcomes, todo = [], []
     for cfg in configs:
@@ -102,7 +104,8 @@ def run_sweep(configs: list[RunConfig], *, executor: str = "local", workers: int
                               on_outcome=on_outcome)
     elif executor == "ray":
         from .ray_executor import run_ray
-        outcomes += run_ray(todo, address=address, device=device, store=store, on_outcome=on_outcome)
+        outcomes += run_ray(todo, address=address, device=device, store=store, on_outcome=on_outcome,
+                            cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
     else:
         raise DeepadError(f"unknown executor '{executor}'; choose local or ray")
     return outcomes

@@ -47,6 +47,11 @@ def _sweep_parser(sub):
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--workers", default=None, help="local worker processes (default: GPUs, or 1)")
     p.add_argument("--address", default=None, help="Ray cluster: auto or HOST:PORT (default: local)")
+    p.add_argument("--cpus-per-run", default="1", metavar="N",
+                   help="Ray: CPUs (and torch threads) per run (default 1)")
+    p.add_argument("--gpus-per-run", default=None, metavar="F",
+                   help="Ray: the GPU share of a run, e.g. 0.25 packs four runs on a GPU (default: "
+                        "0.25 for MNIST- and CIFAR-sized data, 1 for ImageNet-sized)")
     p.add_argument("--dry-run", action="store_true", help="print the grid size and what is cached")
     p.add_argument("--from-file", default=None, help=argparse.SUPPRESS)  # background sweeps
     p.add_argument("--by-class", action="store_true", help="summary per nominal class too")
@@ -126,6 +131,17 @@ def cmd_sweep(a) -> int:
             assert workers >= 1
         except (ValueError, AssertionError):
             raise DeepadError(f"--workers must be a positive integer, got '{a.workers}'") from None
+    try:
+        cpus = int(a.cpus_per_run)
+        assert cpus >= 1
+    except (ValueError, AssertionError):
+        raise DeepadError(f"--cpus-per-run must be a positive integer, got '{a.cpus_per_run}'") from None
+    try:
+        gpus = None if a.gpus_per_run is None else float(a.gpus_per_run)
+        assert gpus is None or 0 <= gpus <= 8
+    except (ValueError, AssertionError):
+        raise DeepadError(f"--gpus-per-run must be a number between 0 and 8 (e.g. 0.25), got "
+                          f"'{a.gpus_per_run}'") from None
     from tqdm import tqdm
     counts = {"trained": 0, "cached": 0, "failed": 0}
     bar = tqdm(total=len(configs), desc="sweep", unit="run", file=sys.stderr, dynamic_ncols=True)
@@ -137,7 +153,8 @@ def cmd_sweep(a) -> int:
                         left=len(configs) - sum(counts.values()))
     t0 = time.perf_counter()
     outcomes = run_sweep(configs, executor=a.executor, workers=workers or default_workers(),
-                         address=a.address, device=a.device, store=store, on_outcome=on_outcome)
+                         address=a.address, device=a.device, store=store, on_outcome=on_outcome,
+                         cpus_per_run=cpus, gpus_per_run=gpus)
     bar.close()
     wall = time.perf_counter() - t0
     keys = {c.key for c in configs}

@@ -13,6 +13,7 @@ import sys
 from ..errors import DeepadError
 from ..parsing import parse_method_params  # noqa: F401 - where scripts found it before
 from .common import STDOUT, _Parser
+from .mlflow import _mlflow_parser, cmd_mlflow_export
 from .models import _score_parsers, cmd_export, cmd_score
 from .run import _run_parser, cmd_datasets, cmd_methods, cmd_run
 from .stored import _bundle_parser, _table_parser, cmd_bundle, cmd_runs, cmd_table
@@ -28,6 +29,7 @@ def build_parser() -> _Parser:
     _table_parser(sub)
     _score_parsers(sub)
     _bundle_parser(sub)
+    _mlflow_parser(sub)
     p = sub.add_parser("datasets", help="list data sets, their classes and where they are")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("methods", help="list methods")
@@ -44,7 +46,8 @@ def main(argv=None) -> int:
         return e.code if isinstance(e.code, int) else 2
     handler = {"run": cmd_run, "datasets": cmd_datasets, "methods": cmd_methods,
                "sweep": cmd_sweep, "table": cmd_table, "score": cmd_score, "runs": cmd_runs,
-               "export": cmd_export, "bundle": cmd_bundle}[a.cmd]
+               "export": cmd_export, "bundle": cmd_bundle,
+               "mlflow-export": cmd_mlflow_export}[a.cmd]
     try:
         # With --json, anything a library prints must not reach stdout.
         ctx = contextlib.redirect_stdout(sys.stderr) if getattr(a, "json", False) else contextlib.nullcontext()

@@ -182,7 +182,9 @@ def main():
         return shipped(a.json)
     from playwright.sync_api import sync_playwright
     cache = tempfile.mkdtemp(prefix="deepad-latency-")
-    env = {**os.environ, "DEEPAD_CACHE": cache, "DEEPAD_OFFLINE": "1"}
+    # an empty store and no shipped results: the first result is trained (the --shipped mode
+    # measures a fresh clone with the shipped results)
+    env = {**os.environ, "DEEPAD_CACHE": cache, "DEEPAD_OFFLINE": "1", "DEEPAD_RESULTS": "none"}
     proc, url, startup = start("app.py", REPO, env)
     floor_dir = tempfile.mkdtemp(prefix="deepad-floor-")
     Path(floor_dir, "floor.py").write_text(FLOOR_APP)

@@ -243,12 +243,16 @@ class StepClock(Callback):
         self.stamps.append(time.perf_counter())
 
 
+PRECISION = ["auto"]  # --precision: deepad's autocast choice (fp32 shows a CPU without bf16)
+
+
 def deepad_train(task, nominal, *, epochs, milestones, lr, weight_decay, seed, threads, dev,
                  warmup):
     torch.set_num_threads(threads)
     clock = StepClock(warmup, dev)
     det = Detector("hsc", epochs=epochs, milestones=milestones, lr=lr, weight_decay=weight_decay,
-                   preprocessing=task.prep, device=dev.type, random_state=seed, callbacks=[clock])
+                   preprocessing=task.prep, device=dev.type, random_state=seed, callbacks=[clock],
+                   precision=PRECISION[0])
     det.fit(nominal, task.oe)
     return det, {"stamps": clock.stamps, "t0": clock.t0, "seconds": det.train_seconds_,
                  "steps": len(clock.stamps)}
@@ -547,7 +551,7 @@ def measure_peak(a, side, d_threads, ref_workers, ref_threads):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_peak-child", side,
            "--device", a.device, "--epochs", str(a.epochs), "--seed", str(a.seed),
            "--normal-class", str(a.normal_class), "--oe-size", str(a.oe_size),
-           "--oe-jpeg", a.oe_jpeg,
+           "--oe-jpeg", a.oe_jpeg, "--precision", a.precision,
            "--nominal-size", str(a.nominal_size or 0), "--threads", str(d_threads),
            "--_ref-workers", str(ref_workers), "--_ref-threads", str(ref_threads)]
     t0 = time.perf_counter()
@@ -630,6 +634,9 @@ def build_parser():
     ap.add_argument("--paper-epochs", type=int,
                     help="epochs of the timed paper-protocol run on CUDA (default 200; quick 10)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                    help="deepad's precision (default auto: bf16 where the CPU has it); fp32 "
+                         "shows how deepad fares on a CPU without bf16, limit measured alike")
     ap.add_argument("--_peak-child", choices=("deepad", "reference"), help=argparse.SUPPRESS)
     ap.add_argument("--_ref-workers", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_ref-threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -639,6 +646,7 @@ def build_parser():
 def main():
     ap = build_parser()
     a = ap.parse_args()
+    PRECISION[0] = a.precision
     if a.oe_jpeg not in ("auto", "none") and not (a.oe_jpeg.isdigit() and 1 <= int(a.oe_jpeg) <= 95):
         ap.error(f"--oe-jpeg {a.oe_jpeg!r}: give a JPEG quality 1..95, auto or none")
     q = a.quick

@@ -133,6 +133,31 @@ def _tabs(browser, url, marks, n=3):
     return [t for t, _ in out], [s for _, s in out]
 
 
+# the 2-D page: its boundary chart and output-space chart, drawn by Plotly, naming the methods
+IDEAS = _marks("document.querySelectorAll('.js-plotly-plot').length >= 2 && Array.from(document."
+               "querySelectorAll('.js-plotly-plot')).some(e => e.textContent.includes('HSC'))")
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def _ideas(browser, url) -> dict:
+    """The 2-D page: first visit (its toy models trained), a new tab once cached, and a shape
+    it has not trained yet (what changing the shape costs)."""
+    first, _ = time_to_result(browser, url + "/ideas", marks=IDEAS)
+    tabs, _ = _tabs(browser, url + "/ideas", IDEAS)
+    changed, _ = time_to_result(browser, url + "/ideas?toy_shape=ring", marks=IDEAS)
+    return {"ideas_first_s": first, "ideas_cached_new_tab_s": min(tabs),
+            "ideas_cached_new_tab_runs_s": tabs, "ideas_after_shape_change_s": changed}
+
+
 # the OE-samples page: the curve naming both methods, drawn by Plotly
 CURVE = _marks("Array.from(document.querySelectorAll('.js-plotly-plot')).some(e => e.textContent"
                ".includes('HSC') && e.textContent.includes('BCE'))")
@@ -202,26 +227,30 @@ def main():
             inter, _ = _tabs(browser, url + "/?interactive=True", PLOTLY)
             floor, _ = _tabs(browser, furl, FLOOR)
             switch = _switch(browser, url)
+            ideas = _ideas(browser, url)
             browser.close()
     finally:
         for pr in (proc, fproc):
             pr.terminate()
             pr.wait(10)
-    out = {"server_start_s": startup, "cold_first_result_s": cold,
+    out = {"cpu": cpu_model(), "server_start_s": startup, "cold_first_result_s": cold,
            "warm_first_result_s": min(warm), "warm_runs_s": warm, "warm_sidebar_s": warm_sidebar,
            "warm_new_tab_first_result_s": min(tab), "warm_new_tab_runs_s": tab,
            "warm_new_tab_sidebar_s": tab_sidebar,
            "warm_new_tab_interactive_s": min(inter), "warm_new_tab_interactive_runs_s": inter,
            "floor_new_tab_s": min(floor), "floor_new_tab_runs_s": floor,
-           "switch_cached_s": float(sorted(switch)[len(switch) // 2]), "switch_cached_runs_s": switch}
-    print(f"server start {startup:.1f} s; first result with an empty cache {cold:.1f} s "
+           "switch_cached_s": float(sorted(switch)[len(switch) // 2]), "switch_cached_runs_s": switch,
+           **ideas}
+    print(f"{out['cpu']}: server start {startup:.1f} s; first result with an empty cache {cold:.1f} s "
           f"(target < 20 s); with a warm run cache {min(warm):.2f} s in a new browser profile "
           f"(app shell after {min(warm_sidebar):.2f} s) and {min(tab):.2f} s in a new tab of a "
           f"browser that has opened the app before (app shell after {min(tab_sidebar):.2f} s); "
           f"target < 1 s. Same new-tab view with interactive (Plotly) charts: {min(inter):.2f} s. "
           f"Floor, a Streamlit page with one image and one table: {min(floor):.2f} s. In an open "
           f"page, switching to another cached comparison (seed +/-): median "
-          f"{sorted(switch)[len(switch) // 2]:.2f} s",
+          f"{sorted(switch)[len(switch) // 2]:.2f} s. The 2-D page: first visit "
+          f"{ideas['ideas_first_s']:.1f} s, cached new tab {ideas['ideas_cached_new_tab_s']:.2f} s, "
+          f"another shape {ideas['ideas_after_shape_change_s']:.1f} s",
           file=sys.stderr)
     if a.json:
         print(json.dumps(out))

@@ -92,6 +92,11 @@ def test_info_counts_and_groups(machine_a, tmp_path, capsys):
     assert info["with_weights"] == 2 and info["bytes"] == out.stat().st_size
     code, text, _ = _cli(capsys, "bundle", "info", str(out))
     assert "2 runs" in text and "hsc" in text and "classes 0-1" in text
+    # export's own summary says what it wrote: no weights without --weights
+    light = tmp_path / "light.zip"
+    code, text, _ = _cli(capsys, "bundle", "export", "--out", str(light), "--method", "hsc", "--json")
+    assert code == 0 and json.loads(text)["with_weights"] == 0
+    assert json.loads(_cli(capsys, "bundle", "info", str(light), "--json")[1])["with_weights"] == 0
     b = open_bundle(out)
     run = b.runs[machine_a["runs"][0].key]
     assert set(run.weights()) == set(machine_a["runs"][0].run.weights())

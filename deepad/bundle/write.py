@@ -200,6 +200,7 @@ def export(out: str | os.PathLike, runs: list, *, weights: bool = False, scores:
         tmp.unlink(missing_ok=True)
         raise DeepadError(f"cannot write {out} ({e.strerror or e}); choose a writable path") from None
     summary = summarise(runs, size=out.stat().st_size, manifest=manifest)
+    summary["with_weights"] = sum(1 for r in runs if r.has_weights) if weights else 0  # as written
     summary["scores_auroc_change"] = max(changes) if changes else 0.0
     return summary
 

@@ -126,11 +126,19 @@ def _apply(state: dict) -> None:
 
 def default_view(page: str, prefix: str, rows: list[dict]) -> dict | None:
     """On a first visit without a link, a page opens on its largest stored view (so a newcomer
-    sees real results at once); None when nothing is stored for it."""
-    if st.query_params or f"_{prefix}_seeded" in st.session_state:
+    sees real results at once). A link that names the data set but not every setting (a
+    hand-made `?tab_dataset=mnist`) gets the rest from that data set's largest stored view: the
+    link's own values still win (url_state reads them first). None when nothing fits."""
+    if f"_{prefix}_seeded" in st.session_state:
+        return None
+    q = st.query_params
+    key = f"{prefix}_dataset" if prefix else "dataset"
+    if q and key not in q:
         return None
     st.session_state[f"_{prefix}_seeded"] = True
-    views = stored_results.stored_views(rows, page, limit=1)
+    views = stored_results.stored_views(rows, page, limit=None if q else 1)
+    if q:
+        views = [v for v in views if v["dataset"] == q.get(key)]
     return view_state(views[0], prefix) if views else None
 
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from .config import RunConfig, make_config
-from .data import sources
+from .data import identity, sources
 from .errors import DeepadError
 
 GRID_FIELDS = ("normal_class", "method", "oe_size", "blur_sigma", "oe_classes", "seed")
@@ -100,13 +100,17 @@ class Grid:
         classes = self.normal_class
         if "all" in classes:
             classes = list(range(len(sources.get(self.dataset).classes())))
-        out, seen = [], set()
         from . import methods as _methods
         known = {m: set(_methods.REGISTRY[m].params) for m in self.method if m in _methods.REGISTRY}
         unused = set(self.method_params) - set().union(*known.values()) if known else set()
         if unused and len(known) == len(self.method):
             raise DeepadError(f"no method of this sweep takes the parameter(s) {sorted(unused)}; "
                               f"see `python -m deepad methods` for each method's parameters")
+        with identity.steady():  # the data sets' identities, looked at once for the whole grid
+            return self._configs(classes, known, notes, check_data)
+
+    def _configs(self, classes, known, notes, check_data) -> list[RunConfig]:
+        out, seen = [], set()
         for k, m, n, sigma, kc, seed in itertools.product(
                 classes, self.method, self.oe_size, self.blur_sigma, self.oe_classes, self.seed):
             local = []

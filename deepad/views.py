@@ -168,6 +168,13 @@ def stored_views(rows: list[dict], page: str, limit: int = 12) -> list[dict]:
     axis = {"oe-samples": "oe_size", "blur": "blur_sigma", "table": "normal_class"}.get(page)
     out = []
     for key, g in groups.items():
+        if page in ("oe-samples", "blur"):
+            # a curve per method and class needs two points of its own: e.g. the one-vs-rest
+            # table's runs with all OE images do not make ten classes of a curve stored at three
+            points: dict = {}
+            for r in g:
+                points.setdefault((r["method"], r["normal_class"]), set()).add(r[axis])
+            g = [r for r in g if len(points[(r["method"], r["normal_class"])]) >= 2]
         if axis and len({r[axis] for r in g}) < 2:
             continue
         if page == "table":

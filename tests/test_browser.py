@@ -31,14 +31,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
+def _serve(tmp_path, **env_changes):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium for the browser test")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     port = _free_port()
     env = {**os.environ, "DEEPAD_CACHE": str(tmp_path / "cache"), "DEEPAD_OFFLINE": "1"}
+    for k, v in env_changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -55,13 +59,82 @@ def server(tmp_path):
     else:
         proc.kill()
         pytest.fail("streamlit did not become healthy: " + (tmp_path / "streamlit.log").read_text()[-2000:])
-    yield url
+    return url, proc, log
+
+
+def _stop(proc, log):
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    url, proc, log = _serve(tmp_path)
+    yield url
+    _stop(proc, log)
+
+
+@pytest.fixture
+def fresh_clone(tmp_path):
+    """The app as a newcomer starts it: the shipped results/, an empty run store, no data."""
+    if not list((REPO / "results").glob("*.zip")):
+        pytest.fail("results/ holds no result bundle: the reproduction must ship with the app")
+    url, proc, log = _serve(tmp_path, DEEPAD_RESULTS=None, DEEPAD_DATA=str(tmp_path / "no-data"),
+                            DEEPAD_DATASET_CACHE=str(tmp_path / "decoded"))
+    yield url
+    _stop(proc, log)
+
+
+def test_fresh_clone_shows_the_shipped_reproduction(fresh_clone, tmp_path):
+    """No training, no data, no network: the CIFAR-10 OE-size curve and the claims page."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        t0 = time.time()
+        page.goto(f"{fresh_clone}/oe-samples")
+        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot')).some(e => "
+                               "e.textContent.includes('HSC') && e.textContent.includes('BCE'))",
+                               timeout=120_000)
+        first_curve = time.time() - t0
+        body = page.inner_text("body")
+        assert "cifar10" in page.url or "CIFAR-10" in body
+        assert "reproduction.zip" in body and "Compute the missing points (0 of" not in body
+        assert page.locator("[data-testid='stException']").count() == 0
+        print(f"first CIFAR-10 curve {first_curve:.1f} s after opening the page")
+
+        page.goto(f"{fresh_clone}/claims")
+        page.wait_for_selector("text=Show the evidence", timeout=120_000)
+        page.wait_for_timeout(1000)
+        verdicts = page.locator("h4").count()
+        assert verdicts >= 6, page.inner_text("body")[:2000]
+        text = page.inner_text("body")
+        assert text.count("does not hold") + text.count("holds") >= 6
+        assert page.locator("[data-testid='stException']").count() == 0
+        shot = tmp_path / "claims.png"
+        page.screenshot(path=str(shot), full_page=False)
+        if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
+            shutil.copy(shot, REPO / "docs" / "claims.png")
+        # a claim's link opens the view with its evidence
+        page.get_by_text("Show the evidence").first.click()
+        page.wait_for_selector("[data-testid='stDataFrame'], .js-plotly-plot", timeout=120_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+
+        # open another bundle for this session on the Runs page
+        page.goto(f"{fresh_clone}/runs")
+        page.wait_for_selector("text=Open results", timeout=60_000)
+        page.get_by_text("Open results").click()
+        bundle = next((REPO / "results").glob("*.zip"))
+        copy = tmp_path / "colleague.zip"
+        shutil.copy(bundle, copy)
+        page.locator("input[type=file]").set_input_files(str(copy))
+        page.wait_for_selector("text=opened colleague.zip", timeout=120_000)
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()
 
 
 def test_explore_page_trains_and_shows_roc(server, tmp_path):
@@ -146,3 +219,56 @@ def test_two_browser_sessions_train_the_same_run_once(server, tmp_path):
         assert sum(method in t for t in trained) == 1, captions
     from deepad.store import RunStore
     assert len(RunStore(tmp_path / "cache").query()) == 2
+
+
+def test_links_reports_estimates_and_names(server, tmp_path, photo_folder):
+    """A newcomer's dashboard: a link with a folder OE reopens exactly; a hand-edited bad link
+    says what it could not restore and never shows an exception; the Explore report carries the
+    view's settings; a multi-run computation shows its estimate first; method names are whole."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pool = photo_folder(tmp_path / "my-oe-photos", n_classes=2, per_class=8)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1300}, accept_downloads=True)
+
+        # 1. a folder OE in a link: reopened exactly (the picker shows it, the URL keeps it)
+        page.goto(f"{server}/?dataset=digits&methods=deep-svdd&oe=folder:{pool}&oe_size=8")
+        page.wait_for_selector("text=Explore: which images", timeout=60_000)
+        page.wait_for_timeout(2000)
+        oe_box = page.locator("[data-testid=stSelectbox]").filter(has_text="OE data set")
+        shown_oe = oe_box.evaluate("e => e.textContent + ' ' + Array.from(e.querySelectorAll('input'))"
+                                   ".map(i => i.value + ' ' + (i.getAttribute('aria-label') || '')).join(' ')")
+        assert f"folder: {pool.parent.name}/my-oe-photos" in shown_oe, shown_oe
+        assert "could not be restored" not in page.inner_text("body")
+        assert f"oe=folder%3A{str(pool).replace('/', '%2F')}" in page.url or f"oe=folder:{pool}" in page.url
+
+        # 2. a bad seed: a note, the default seed, no exception
+        page.goto(f"{server}/?seed=x&methods=deep-svdd")
+        page.wait_for_selector("text=could not be restored exactly", timeout=60_000)
+        assert "seed=x" in page.inner_text("body")
+        assert page.locator("[data-testid='stException']").count() == 0
+
+        # 3. the report carries the settings (trained by itself: digits are estimated at seconds)
+        page.goto(f"{server}/?dataset=digits&methods=deep-svdd&seed=3")
+        page.wait_for_selector("[data-testid='stTable'] >> text=Deep SVDD", timeout=180_000)
+        with page.expect_download(timeout=120_000) as dl:
+            page.get_by_role("button", name="Download report (HTML)").click()
+        import html as html_lib
+        html = html_lib.unescape(open(dl.value.path(), encoding="utf-8").read())
+        assert '"dataset": "digits"' in html and '"seed": 3' in html and '"methods": [' in html
+
+        # 4. a grid shows its estimate before anything trains; 5. method names are whole
+        page.goto(f"{server}/oe-samples?oes_dataset=digits&oes_methods=hsc,bce,deep-sad,focal&oes_sizes=1,4,all")
+        button = page.get_by_role("button", name="Compute the missing points")
+        button.wait_for(timeout=60_000)
+        assert "(12 of 12 runs, about " in button.inner_text()
+        names = page.locator("[data-testid=stSidebar] [data-tag] > span[title]")
+        names.first.wait_for(timeout=30_000)
+        shown = [names.nth(i).inner_text() for i in range(names.count())]
+        assert {"HSC", "BCE", "Deep SAD", "Focal"} <= set(shown), shown
+        cut = page.evaluate("Array.from(document.querySelectorAll('[data-testid=stSidebar] "
+                            "[data-tag] > span[title]')).filter(e => e.scrollWidth > e.clientWidth + 1)"
+                            ".map(e => e.textContent)")
+        assert cut == [], f"truncated names: {cut}"
+        assert page.locator("[data-testid='stException']").count() == 0
+        browser.close()

@@ -224,6 +224,10 @@ def _test_images(entry: dict, wanted: list, have: dict):
         pass
     got = [t for t in wanted if t in have]
     if not got:
+        import sys
+        print(f"note: the images of {entry['dataset']} are not on this machine (set DEEPAD_DATA to "
+              f"the folder that holds them): the bundle carries no example test images and no "
+              f"JPEG quality for its runs", file=sys.stderr)
         return None
     return np.asarray(got), np.stack([have[t] for t in got])
 

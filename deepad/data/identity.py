@@ -29,6 +29,7 @@ import json
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DataError
@@ -195,12 +196,35 @@ def _write_entry(path: str, entry: dict) -> None:
 
 
 _MEMO: dict = {}
+_STEADY: list = []  # a stack of {(kind, path, exclude): identity} while steady() is open
+
+
+@contextmanager
+def steady():
+    """Within the block, a data set's identity is looked at once: building a grid asks the
+    identity of one OE folder for every config, and re-listing 10,000 files each time cost
+    0.1 s a config (96 s for a 960-run grid). Files changed while the block runs are not seen
+    until the next block."""
+    _STEADY.append({})
+    try:
+        yield
+    finally:
+        _STEADY.pop()
 
 
 def fingerprint(kind: str, path: str, exclude: str | None = None, progress=None) -> str:
     """The content identity (32 hex digits) of a `folder` or a `file` (archive, Tiny Images
     binary, with an optional exclude list), computed once per content and remembered."""
     path = os.path.abspath(path)
+    if _STEADY:
+        seen = _STEADY[-1]
+        if (kind, path, exclude) not in seen:
+            seen[(kind, path, exclude)] = _fingerprint(kind, path, exclude, progress)
+        return seen[(kind, path, exclude)]
+    return _fingerprint(kind, path, exclude, progress)
+
+
+def _fingerprint(kind: str, path: str, exclude: str | None, progress) -> str:
     if kind == "folder":
         if not os.path.isdir(path):
             raise DataError(f"image folder {path} does not exist; check the folder's path")

@@ -133,19 +133,11 @@ def _tabs(browser, url, marks, n=3):
     return [t for t, _ in out], [s for _, s in out]
 
 
+from cli_latency import cpu_model  # noqa: E402 - a sibling script (benchmarks/ is on the path)
+
 # the 2-D page: its boundary chart and output-space chart, drawn by Plotly, naming the methods
 IDEAS = _marks("document.querySelectorAll('.js-plotly-plot').length >= 2 && Array.from(document."
                "querySelectorAll('.js-plotly-plot')).some(e => e.textContent.includes('HSC'))")
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def _ideas(browser, url) -> dict:

@@ -45,6 +45,9 @@ def package_mb() -> float:
 
 
 def start_cluster(root: Path, token: str) -> tuple[str, dict]:
+    """Two `ray start` nodes (head and one worker, one CPU each, loopback, token authentication)
+    run from `root`/empty with DEEPAD_DATA at an empty folder, as fresh nodes; (address, env of
+    the nodes). Also the fixture of tests/test_ray_cluster.py."""
     (root / "empty").mkdir()
     (root / "no-data").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPAD_", "RAY_"))}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from deepad import methods  # noqa: E402
+from cli_latency import cpu_model  # noqa: E402 - a sibling script
 
 BATCH = 128
 
@@ -77,12 +77,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    out = {"cpu": platform.processor() or "?", "threads": a.threads, "torch": torch.__version__}
-    try:
-        out["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                          if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    out = {"cpu": cpu_model(), "threads": a.threads, "torch": torch.__version__}
     for precision in a.precisions.split(","):
         res = {}
         for name, v in VARIANTS.items():

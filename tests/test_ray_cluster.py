@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,38 +28,21 @@ ray = pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster():
     # a short root: Ray's socket paths under it must stay within 107 bytes
     root = Path(tempfile.mkdtemp(prefix="dray", dir="/tmp"))
-    (root / "empty").mkdir()
-    (root / "no-data").mkdir()
     token = secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPAD_", "RAY_"))}
-    env.pop("PYTHONPATH", None)
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, DEEPAD_DATA=str(root / "no-data"),
-               HOME=str(root))
-    port = _port()
-    ray_bin = str(Path(sys.executable).with_name("ray"))
-    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-    for args in (["--head", f"--port={port}", "--include-dashboard=false",
-                  f"--temp-dir={root / 'head'}"],
-                 [f"--address=127.0.0.1:{port}", f"--temp-dir={root / 'head'}"]):
-        r = subprocess.run([ray_bin, "start", *args, *common], cwd=root / "empty", env=env,
-                           capture_output=True, text=True, timeout=180)
-        assert r.returncode == 0, r.stderr[-2000:]
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from ray_overhead import start_cluster  # the benchmark's cluster: two nodes, loopback, token
+    address, env = start_cluster(root, token)
     # deepad is not importable where the nodes run
     probe = subprocess.run([sys.executable, "-c", "import deepad"], cwd=root / "empty", env=env,
                            capture_output=True, text=True)
     assert probe.returncode != 0
-    yield {"address": f"127.0.0.1:{port}", "token": token}
-    subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    yield {"address": address, "token": token}
+    subprocess.run([str(Path(sys.executable).with_name("ray")), "stop", "--force"], env=env,
+                   capture_output=True, timeout=120)
     shutil.rmtree(root, ignore_errors=True)
 
 

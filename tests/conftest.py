@@ -75,3 +75,25 @@ def open_page(page: str, query: dict | None = None, timeout: int = 120):
     for k, v in (query or {}).items():
         at.query_params[k] = v
     return at.switch_page(page)
+
+
+def train_into(root, configs):
+    """A run store at `root` holding the configs' runs, trained once (for a module's fixture)."""
+    import deepad
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEEPAD_CACHE", str(root))
+        mp.setenv("DEEPAD_OFFLINE", "1")
+        for cfg in configs:
+            deepad.get_or_train(cfg, device="cpu")
+    return root
+
+
+def store_copy(root, n_runs):
+    """This test's own store (DEEPAD_CACHE from _isolated_env), a copy of the store at `root`."""
+    import shutil
+
+    import deepad
+    s = deepad.RunStore()
+    shutil.copytree(root, s.root)
+    assert len(s.query()) == n_runs
+    return s

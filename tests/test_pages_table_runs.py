@@ -3,12 +3,11 @@ store seeded with four tiny digits runs (trained once per module, ~1 s each, cop
 
 import base64
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import open_page
+from conftest import open_page, store_copy, train_into
 from streamlit.testing.v1 import AppTest
 
 import deepad
@@ -24,22 +23,13 @@ def tiny(k, m):
 
 @pytest.fixture(scope="module")
 def seeded_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("seeded") / "cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DEEPAD_CACHE", str(root))
-        mp.setenv("DEEPAD_OFFLINE", "1")
-        for k, m in CELLS:
-            deepad.get_or_train(tiny(k, m), device="cpu")
-    return root
+    return train_into(tmp_path_factory.mktemp("seeded") / "cache", [tiny(k, m) for k, m in CELLS])
 
 
 @pytest.fixture
 def store(seeded_cache):
     """This test's own store (DEEPAD_CACHE from conftest), holding the four seeded runs."""
-    s = deepad.RunStore()
-    shutil.copytree(seeded_cache, s.root)
-    assert len(s.query()) == len(CELLS)
-    return s
+    return store_copy(seeded_cache, len(CELLS))
 
 
 def app(page: str, **query) -> AppTest:

@@ -5,12 +5,11 @@ the pages and the command on a store of four tiny digits runs (two methods x two
 
 import json
 import math
-import shutil
 from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
-from conftest import APP, open_page
+from conftest import APP, open_page, store_copy, train_into
 from streamlit.testing.v1 import AppTest
 
 import deepad
@@ -208,21 +207,12 @@ def tiny(m, s):
 
 @pytest.fixture(scope="module")
 def seeded_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("seeds") / "cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DEEPAD_CACHE", str(root))
-        mp.setenv("DEEPAD_OFFLINE", "1")
-        for m, s in CELLS:
-            deepad.get_or_train(tiny(m, s), device="cpu")
-    return root
+    return train_into(tmp_path_factory.mktemp("seeds") / "cache", [tiny(m, s) for m, s in CELLS])
 
 
 @pytest.fixture
 def store(seeded_cache):
-    s = deepad.RunStore()
-    shutil.copytree(seeded_cache, s.root)
-    assert len(s.query()) == len(CELLS)
-    return s
+    return store_copy(seeded_cache, len(CELLS))
 
 
 def _auroc(store, m, s):

@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_run_costs_one_retry(driver, tmp_path):
     assert [o.status for o in again] == ["cached", "cached"]
 
 
-def test_a_wrong_token_is_one_clear_line(cluster, monkeypatch, tmp_path):
+def test_a_wrong_token_is_one_clear_line(cluster, monkeypatch, tmp_path, shared_data):
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-cluster-token")
     with pytest.raises(DeepadError, match="refused this driver's authentication token") as e:

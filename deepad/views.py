@@ -139,8 +139,12 @@ def sweep_command(view: dict) -> str:
 
 OE_TRIO = ("bce", "hsc", "focal")
 
+HEADLINE_DATASET = "cifar10"  # the paper's main table
+
+
 def stored_views(rows: list[dict], page: str, limit: int = 12) -> list[dict]:
-    """The views a page can show from stored (or opened) runs alone, most runs first.
+    """The views a page can show from stored (or opened) runs alone, the most settings first (seeds
+    aside), the paper's CIFAR-10 before another data set with as many.
 
     page: 'oe-samples' (curves over the OE size: settings with at least two sizes), 'blur' (at
     least two sigmas at one OE size), 'table' (at least two nominal classes at one OE size and
@@ -191,6 +195,7 @@ def stored_views(rows: list[dict], page: str, limit: int = 12) -> list[dict]:
             f" (JPEG q{v['oe_jpeg']})" if v.get("oe_jpeg") else "")
         sizes = [x for x in v["oe_sizes"]]
         v["runs"] = len(g)
+        v["cells"] = len({(r["method"], r["normal_class"], r["oe_size"], r["blur_sigma"]) for r in g})
         v["sources"] = sorted({r.get("source", "") for r in g} - {""})
         v["label"] = (f"{data_label(v['dataset'])}: {', '.join(v['methods'])}; classes "
                       f"{','.join(map(str, v['classes'])) if len(v['classes']) < 6 else str(len(v['classes']))}"
@@ -200,5 +205,7 @@ def stored_views(rows: list[dict], page: str, limit: int = 12) -> list[dict]:
                       + (f", blur {','.join(f'{b:g}' for b in v['blur_sigmas'])}" if page == "blur" else "")
                       + f"; {v['epochs']} epochs; seeds {','.join(map(str, v['seeds']))} ({len(g)} runs)")
         out.append(v)
-    out.sort(key=lambda v: -v["runs"])
+    # most settings first, seeds aside (a second seed of a grid does not make it another
+    # experiment), then the paper's headline data set, then most runs
+    out.sort(key=lambda v: (-v["cells"], v["dataset"] != HEADLINE_DATASET, -v["runs"]))
     return out[:limit]

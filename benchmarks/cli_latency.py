@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from deepad.machine import cpu_model  # noqa: E402 - the one CPU-name reader; no torch
+
 PROBE = ("import sys, runpy\n"
          "sys.argv = ['deepad'] + sys.argv[1:]\n"
          "try:\n    runpy.run_module('deepad', run_name='__main__')\n"
@@ -32,16 +35,6 @@ PROBE = ("import sys, runpy\n"
          "         and not isinstance(sys.modules[m], _LazyModule)]\n"
          "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
          "sys.exit(code)\n")
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed(args, env, probe=False) -> tuple[float, subprocess.CompletedProcess]:

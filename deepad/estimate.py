@@ -1,16 +1,20 @@
 """How long training will take, before it starts.
 
-From the runs this machine has stored: the median training seconds per epoch of runs of the same
-method on the same data set (classes of a data set are about the same size), times the epochs
-asked for. Where no such run is stored, a typical cost per epoch measured on this project's
-2-core CPU (BENCHMARKS.md), times 2.5 on a CPU without bf16 (fp32 only): an estimate the page
-labels as rough. Nothing here imports torch.
+From the stored runs: the median training seconds per epoch of runs of the same method on the
+same data set (classes of a data set are about the same size), times the epochs asked for. Runs
+timed on this machine (each run records its machine.machine_id()) count first; runs timed on
+another CPU (a bundle's, say) are scaled by the two CPUs' relative speeds (machine.py). Where no
+such run is stored, a typical cost per epoch measured on this project's reference CPU
+(BENCHMARKS.md), scaled the same way: an estimate the page labels as rough. Nothing here imports
+torch.
 """
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+
+from . import machine
 
 # Seconds per epoch of one quick-preset run on the project's 2-core CPU with bf16, by data set
 # (nominal images of one class + as many OE images): HSC/BCE-type methods; slower families get a
@@ -20,7 +24,6 @@ TYPICAL_EPOCH_S = {"digits": 0.05, "mnist": 1.4, "fashion-mnist": 1.4, "emnist-l
 FOLDER_EPOCH_S = 5.0
 METHOD_FACTOR = {"deep-svdd": 2.0, "ae": 1.0, "geo": 8.0, "geo-plus": 8.0, "itae": 4.0,
                  "ocsvm": 0.5}
-NO_BF16_FACTOR = 2.5
 
 
 @dataclass
@@ -29,18 +32,22 @@ class Estimate:
     runs: int
     measured: int        # runs estimated from stored runs of the same method and data set
     rough: int           # runs estimated from the typical costs
+    scaled: int = 0      # of `measured`: from runs timed on another (or an unrecorded) CPU
 
     @property
     def minutes(self) -> float:
         return self.seconds / 60
 
     def text(self) -> str:
-        """'about 12 min on this machine (from 8 stored runs like them)'."""
+        """'about 12 min (measured on this machine from stored runs like them)'."""
         t = (f"about {self.seconds:.0f} s" if self.seconds < 90 else
              f"about {self.minutes:.0f} min" if self.minutes < 90 else
              f"about {self.minutes / 60:.1f} h")
-        if self.rough == 0:
+        if self.rough == 0 and self.scaled == 0:
             how = "measured on this machine from stored runs like them"
+        elif self.rough == 0:
+            how = ("from stored runs like them timed on another CPU, scaled to this one's: rough "
+                   "until a run is trained here")
         elif self.measured == 0:
             how = "a rough guess: no run like them is stored on this machine yet"
         else:
@@ -48,40 +55,45 @@ class Estimate:
         return f"{t} ({how})"
 
 
-def seconds_per_epoch(rows) -> dict:
-    """Median train_seconds / epochs of stored runs per (data set, method)."""
-    per: dict = {}
+def seconds_per_epoch(rows, here: str | None = None) -> dict:
+    """{(data set, method): (median seconds per epoch on this machine, timed here)}: from the
+    runs timed on this machine (`here`, machine.machine_id()) where there are any, else from the
+    runs timed elsewhere (another CPU, a bundle's) scaled by the machines' relative speeds."""
+    here = machine.machine_id() if here is None else here
+    speed_here = machine.relative_speed(here)  # here is a machine_id, never None
+    local: dict = {}
+    other: dict = {}
     for r in rows:
-        if r.get("train_seconds") and r.get("epochs") and r.get("source", "local store") == "local store":
-            per.setdefault((r["dataset"], r["method"]), []).append(r["train_seconds"] / r["epochs"])
-    return {k: statistics.median(v) for k, v in per.items()}
+        if not (r.get("train_seconds") and r.get("epochs")):
+            continue
+        s = r["train_seconds"] / r["epochs"]
+        k = (r["dataset"], r["method"])
+        if r.get("machine") == here:
+            local.setdefault(k, []).append(s)
+        else:
+            other.setdefault(k, []).append(s * machine.relative_speed(r.get("machine")) / speed_here)
+    out = {k: (statistics.median(v), False) for k, v in other.items()}
+    out.update({k: (statistics.median(v), True) for k, v in local.items()})
+    return out
 
 
-def _has_bf16() -> bool:
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags"))
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-    except (OSError, StopIteration):
-        return False
-
-
-def estimate(configs, rows=()) -> Estimate:
+def estimate(configs, rows=(), here: str | None = None) -> Estimate:
     """The training time of `configs` (RunConfigs), from stored runs' index rows (`rows`, e.g.
-    RunStore.query()) where they are like them, else from typical costs."""
+    RunStore.query(), or a bundle's) where they are like them, else from typical costs scaled to
+    this machine (machine.relative_speed)."""
     configs = list(configs)
-    spe = seconds_per_epoch(rows)
-    total, measured, rough = 0.0, 0, 0
-    slow = None
+    spe = seconds_per_epoch(rows, here)
+    total, measured, scaled, rough = 0.0, 0, 0, 0
     for c in configs:
-        s = spe.get((c.dataset, c.method))
+        s, timed_here = spe.get((c.dataset, c.method), (None, False))
         if s is not None:
             measured += 1
+            scaled += not timed_here
         else:
             rough += 1
             base = (FOLDER_EPOCH_S if c.dataset.startswith("folder:")
                     else TYPICAL_EPOCH_S.get(c.dataset, FOLDER_EPOCH_S))
-            if slow is None:
-                slow = 1.0 if _has_bf16() else NO_BF16_FACTOR
-            s = base * METHOD_FACTOR.get(c.method, 1.0) * slow
+            s = base * METHOD_FACTOR.get(c.method, 1.0) / machine.relative_speed(
+                here or machine.machine_id())
         total += s * c.epochs
-    return Estimate(total, len(configs), measured, rough)
+    return Estimate(total, len(configs), measured, rough, scaled)

@@ -13,6 +13,7 @@ from .config import CODE_VERSION, RunConfig
 from .data.tasks import build_task
 from .errors import RunFailed
 from .heavy import torch
+from .machine import machine_id
 from .operating import validation_split  # lives there now; deepad.experiments re-exports it
 from .store import RunStore, StoredRun
 from .train import Detector
@@ -82,7 +83,8 @@ def train_run(cfg: RunConfig, *, device: str = "auto", callbacks=(),
     m.update(train_seconds=det.train_seconds_, eval_seconds=eval_seconds, device=str(det.device_),
              precision=det.precision_, n_train=int(len(task.train)),
              n_oe=int(len(task.oe)) if task.oe is not None else 0, n_test=int(len(task.test)),
-             final_loss=det.history_[-1], versions=_versions(), created=time.time())
+             final_loss=det.history_[-1], versions=_versions(), machine=machine_id(),
+             created=time.time())
     arrays = {"scores": scores, "labels": task.test_labels.astype(np.int8),
               "indices": np.arange(len(scores), dtype=np.int64),
               "classes": task.test_classes.astype(np.int64)}

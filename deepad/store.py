@@ -53,7 +53,7 @@ _CONFIG_COLUMNS = [("dataset", "TEXT"), ("normal_class", "INTEGER"), ("oe", "TEX
                    ("precision", "TEXT"), ("oe_jpeg", "INTEGER"), ("dataset_id", "TEXT"),
                    ("oe_id", "TEXT"), ("oe_batch", "INTEGER"), ("oe_augment", "INTEGER")]
 _METRIC_COLUMNS = [("auroc", "REAL"), ("auprc", "REAL"), ("fpr_at_95_tpr", "REAL"), ("n_oe", "INTEGER"),
-                   ("train_seconds", "REAL")]
+                   ("train_seconds", "REAL"), ("machine", "TEXT")]
 
 
 _MIGRATED: set = set()  # store roots whose runs were checked for re-keying in this process

@@ -1,0 +1,65 @@
+"""Estimates before training (deepad.estimate): runs timed on this machine count as measured;
+runs timed on another CPU (imported from a bundle, say) are scaled by the CPUs' speeds and said to
+be; each run records the machine it was trained on."""
+
+import pytest
+
+from deepad import estimate, machine
+from deepad.config import make_config
+
+AMX = "Xeon A; 2 cores; amx_bf16 avx512_bf16 avx512f avx2"
+NO_AMX = "Xeon B; 2 cores; avx512_bf16 avx512f avx2"
+
+
+def _row(seconds, mid, method="hsc", epochs=5):
+    return {"dataset": "cifar10", "method": method, "epochs": epochs, "train_seconds": seconds,
+            "machine": mid}
+
+
+def _cfgs(n, method="hsc"):
+    return [make_config(dataset="cifar10", normal_class=c, method=method, epochs=10, seed=1)
+            for c in range(n)]
+
+
+def test_runs_timed_here_are_measured_and_win_over_runs_timed_elsewhere():
+    rows = [_row(50, NO_AMX), _row(60, NO_AMX), _row(10, AMX)]
+    e = estimate.estimate(_cfgs(2), rows, here=NO_AMX)
+    assert (e.measured, e.scaled, e.rough) == (2, 0, 0)
+    assert e.seconds == pytest.approx(2 * 10 * 11)  # median 55 s / 5 epochs, 10 epochs each
+    assert "measured on this machine" in e.text()
+
+
+def test_runs_timed_on_a_faster_cpu_are_scaled_to_this_one_and_say_so():
+    e = estimate.estimate(_cfgs(3), [_row(10, AMX)], here=NO_AMX)
+    ratio = machine.RELATIVE_SPEED["amx_bf16"] / machine.RELATIVE_SPEED["avx512_bf16"]
+    assert ratio > 2
+    assert (e.measured, e.scaled, e.rough) == (3, 3, 0)
+    assert e.seconds == pytest.approx(3 * 10 * 2 * ratio)
+    assert "another CPU" in e.text() and "measured on this machine" not in e.text()
+    # an unrecorded machine (a run older than the record) counts as the reference CPU
+    assert estimate.estimate(_cfgs(3), [_row(10, None)], here=NO_AMX).seconds == pytest.approx(e.seconds)
+
+
+def test_without_a_run_like_them_the_guess_is_scaled_to_this_cpu():
+    fast = estimate.estimate(_cfgs(1, "bce"), [_row(10, AMX)], here=AMX)
+    slow = estimate.estimate(_cfgs(1, "bce"), [_row(10, AMX)], here="CPU C; 2 cores; no AVX2")
+    assert fast.rough == slow.rough == 1
+    assert slow.seconds > 3 * fast.seconds
+    assert "rough guess" in slow.text()
+
+
+def test_machine_id_names_the_cpu_and_its_speed_flags():
+    mid = machine.machine_id()
+    assert machine.cpu_model() in mid and "cores" in mid
+    assert machine.speed_class(mid) in machine.RELATIVE_SPEED
+    assert machine.speed_class(None) is None and machine.speed_class("X; 1 cores; no AVX2") == ""
+
+
+def test_a_trained_run_records_its_machine_in_metrics_and_index(tmp_path):
+    from deepad.experiments import get_or_train
+    from deepad.store import RunStore
+    store = RunStore(tmp_path / "store")
+    cfg = make_config(dataset="digits", normal_class=0, method="hsc", epochs=1, seed=1)
+    res = get_or_train(cfg, store=store)
+    assert res.metrics["machine"] == machine.machine_id()
+    assert store.query()[0]["machine"] == machine.machine_id()

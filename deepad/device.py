@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import DeepadError
 from .heavy import torch
+from .machine import speed_flags
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -28,15 +29,24 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def cpu_has_bf16() -> bool:
+    """Whether oneDNN can run bf16 on this CPU at all (AVX-512 BF16 or AMX)."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:
         return False
 
 
+def cpu_bf16_pays() -> bool:
+    """Whether bf16 autocast trains faster than fp32 on this CPU: only with AMX. Measured on the
+    CIFAR-10 LeNet train step (benchmarks/step_options.py, BENCHMARKS.md): with AMX bf16 is
+    2.1-2.4x faster than fp32; with AVX-512 BF16 but no AMX (Cooper Lake, Zen 4, a VM that hides
+    AMX) it is 20-30% *slower*, the conversions costing more than the narrower arithmetic saves."""
+    return "amx_bf16" in speed_flags() and cpu_has_bf16()
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto': bf16 autocast for training where the hardware has native bf16 (CUDA, or a CPU with
-    AVX-512 BF16 / AMX), fp32 elsewhere. Scoring always runs in fp32 (bf16 scores tie)."""
+    """'auto': bf16 autocast for training where it is faster than fp32 (a CUDA GPU with bf16, a
+    CPU with AMX: cpu_bf16_pays), fp32 elsewhere. Scoring always runs in fp32 (bf16 scores tie)."""
     if precision not in PRECISIONS:
         raise DeepadError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -44,5 +54,5 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        return "bf16" if cpu_has_bf16() else "fp32"
+        return "bf16" if cpu_bf16_pays() else "fp32"
     return "fp32"

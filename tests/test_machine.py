@@ -1,6 +1,7 @@
-"""Estimates before training (deepad.estimate): runs timed on this machine count as measured;
-runs timed on another CPU (imported from a bundle, say) are scaled by the CPUs' speeds and said to
-be; each run records the machine it was trained on."""
+"""The machine: each run records the one it was trained on; estimates before training
+(deepad.estimate) count runs timed on this machine as measured and scale runs timed on another CPU
+(imported from a bundle, say), saying so; precision 'auto' takes bf16 on a CPU only where it is
+faster (AMX)."""
 
 import pytest
 
@@ -63,3 +64,19 @@ def test_a_trained_run_records_its_machine_in_metrics_and_index(tmp_path):
     res = get_or_train(cfg, store=store)
     assert res.metrics["machine"] == machine.machine_id()
     assert store.query()[0]["machine"] == machine.machine_id()
+
+
+@pytest.mark.parametrize("flags, onednn, want", [
+    (["amx_bf16", "avx512_bf16", "avx512f", "avx2"], True, "bf16"),
+    (["avx512_bf16", "avx512f", "avx2"], True, "fp32"),   # slower than fp32 without AMX
+    (["avx2"], False, "fp32"),
+    (["amx_bf16", "avx512_bf16"], False, "fp32"),        # a torch build without oneDNN bf16
+])
+def test_auto_precision_takes_bf16_on_a_cpu_only_with_amx(monkeypatch, flags, onednn, want):
+    import torch
+
+    from deepad import device
+    monkeypatch.setattr(device, "speed_flags", lambda: flags)
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: onednn)
+    assert device.resolve_precision("auto", torch.device("cpu")) == want
+    assert device.resolve_precision("bf16", torch.device("cpu")) == "bf16"

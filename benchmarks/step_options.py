@@ -74,13 +74,24 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--precisions", default="fp32,bf16")
+    ap.add_argument("--variants", default="",
+                    help="only the variants whose names start with these (comma-separated, e.g. "
+                         "'deepad' for deepad's own step in each precision); default all")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    wanted = [w.strip().lower() for w in a.variants.split(",") if w.strip()]
+    variants = {n: v for n, v in VARIANTS.items()
+                if not wanted or any(n.lower().startswith(w) for w in wanted)}
+    if not variants:
+        ap.error(f"no variant starts with {a.variants!r}; the variants: {', '.join(VARIANTS)}")
     torch.set_num_threads(a.threads)
-    out = {"cpu": cpu_model(), "threads": a.threads, "torch": torch.__version__}
+    from deepad.device import resolve_precision
+    from deepad.machine import speed_flags
+    out = {"cpu": cpu_model(), "speed_flags": speed_flags(), "threads": a.threads,
+           "torch": torch.__version__, "auto_precision": resolve_precision("auto", torch.device("cpu"))}
     for precision in a.precisions.split(","):
         res = {}
-        for name, v in VARIANTS.items():
+        for name, v in variants.items():
             try:
                 t_compile = time.perf_counter()
                 step = make_step(v, precision)
@@ -95,6 +106,12 @@ def main() -> None:
             print(f"{precision:5s} {name:38s} " + (f"{r['img_per_s']:7.0f} img/s (setup "
                   f"{r['setup_s']:.1f} s)" if "img_per_s" in r else r["error"]), file=sys.stderr)
         out[precision] = res
+    base = next(iter(variants))
+    if all("img_per_s" in out.get(p, {}).get(base, {}) for p in ("fp32", "bf16")):
+        out["bf16_over_fp32"] = out["bf16"][base]["img_per_s"] / out["fp32"][base]["img_per_s"]
+        print(f"{base}: bf16 / fp32 = {out['bf16_over_fp32']:.2f} (precision auto takes "
+              f"{out['auto_precision']} here; CPU flags: {' '.join(out['speed_flags'])})",
+              file=sys.stderr)
     if a.json:
         print(json.dumps(out))
 

@@ -47,6 +47,11 @@ def test_without_a_run_like_them_the_guess_is_scaled_to_this_cpu():
     assert fast.rough == slow.rough == 1
     assert slow.seconds > 3 * fast.seconds
     assert "rough guess" in slow.text()
+    # the 8x8 digits cost Python overhead, not arithmetic: the same guess on any CPU (so they
+    # still train by themselves on Explore)
+    digits = [make_config(dataset="digits", normal_class=0, method="hsc", seed=1)]
+    assert estimate.estimate(digits, [], here=AMX).seconds == \
+        estimate.estimate(digits, [], here="CPU C; 2 cores; no AVX2").seconds
 
 
 def test_machine_id_names_the_cpu_and_its_speed_flags():

@@ -6,7 +6,7 @@ in one process, alternating.
     DEEPAD_DATA=../shared/data python benchmarks/throughput.py [--quick] [--json] [--device cuda]
 
 deepad side: the real `Detector` (HSC, default `precision="auto"`: bf16 autocast + channels-last on
-a CPU with native bf16, batched augmentation on the training device).
+a CPU with AMX, fp32 + channels-last elsewhere, batched augmentation on the training device).
 
 Reference side (paper-protocol.md sections 4.2 and 5): a torch `Dataset` of PIL images (the same
 decoded uint8 arrays deepad trains on, so reading from disk is excluded from both sides) with

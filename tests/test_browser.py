@@ -146,7 +146,7 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
         page.goto(server)
         page.get_by_role("button", name="Train", exact=True).click(timeout=60_000)
         # the ROC curves and histograms arrive as images (drawn on the server), then the table
-        page.wait_for_function(CHARTS_DRAWN, timeout=120_000)
+        page.wait_for_function(CHARTS_DRAWN, timeout=300_000)
         page.wait_for_selector("[data-testid='stTable'] >> text=HSC", timeout=30_000)
         first_result = time.time() - t0
         page.wait_for_timeout(1500)  # let the last elements render
@@ -179,7 +179,7 @@ def test_ideas_page_draws_the_boundaries(server, tmp_path):
         page.goto(server)
         page.get_by_text("The idea in 2-D").first.click(timeout=60_000)
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2",
-                               timeout=120_000)
+                               timeout=300_000)
         page.wait_for_selector("text=Decision boundaries", timeout=30_000)
         page.wait_for_timeout(1500)
         assert page.locator("[data-testid='stException']").count() == 0

@@ -65,6 +65,27 @@ def test_the_shipped_bundles_are_small_and_hold_the_reproduction(fresh):
         assert want <= have, (name, sorted(want - have, key=str)[:5])
 
 
+def test_every_run_behind_benchmarks_md_ships(fresh):
+    """BENCHMARKS.md's generated sections are built from the runs listed in
+    benchmarks/results/reproduce_<stage>.csv: every stored one of them is in the shipped
+    bundles, with the AUROC the CSV (and so the table) gives."""
+    import csv
+    bundles, _ = open_bundles(fresh)
+    shipped = {k: run.metrics["auroc"] for b in bundles for k, run in b.runs.items()}
+    listed = 0
+    for f in sorted((REPO / "benchmarks" / "results").glob("reproduce_*.csv")):
+        if f.name.endswith("_curve.csv"):
+            continue
+        with open(f, newline="") as fh:
+            done = [r for r in csv.DictReader(fh) if r.get("status") == "done"]
+        missing = [r["run_key"] for r in done if r["run_key"] not in shipped]
+        assert not missing, (f.name, len(missing), missing[:5])
+        for r in done:
+            assert float(r["auroc"]) == pytest.approx(shipped[r["run_key"]], abs=1e-5), (f.name, r)
+        listed += len(done)
+    assert listed >= 250
+
+
 @pytest.mark.parametrize("page, prefix, widget", [
     ("views/oe_samples.py", "oes", "oes_sizes"),
     ("views/blur.py", "blur", "blur_sigmas"),

@@ -275,16 +275,10 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 def cpu_info() -> dict:
     """The CPU model and which of the flags that decide the training speed it has."""
-    model, flags = "", set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and not model:
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {"cpu_model": model or None, "cpu_flags": {f: f in flags for f in CPU_FLAGS}}
+    from deepad import machine
+    flags = machine.cpu_flags()
+    return {"cpu_model": machine.cpu_model() if flags else None,
+            "cpu_flags": {f: f in flags for f in CPU_FLAGS}}
 
 
 def compute_limit(task, nominal, *, precision, threads, dev, steps, warmup) -> float:

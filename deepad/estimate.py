@@ -63,7 +63,7 @@ def seconds_per_epoch(rows, here: str | None = None) -> dict:
     runs timed on this machine (`here`, machine.machine_id()) where there are any, else from the
     runs timed elsewhere (another CPU, a bundle's) scaled by the machines' relative speeds."""
     here = machine.machine_id() if here is None else here
-    speed_here = machine.relative_speed(here)  # here is a machine_id, never None
+    speed_here = machine.relative_speed(here)
     local: dict = {}
     other: dict = {}
     for r in rows:
@@ -87,6 +87,8 @@ def estimate(configs, rows=(), here: str | None = None) -> Estimate:
     RunStore.query(), or a bundle's) where they are like them, else from typical costs scaled to
     this machine (machine.relative_speed)."""
     configs = list(configs)
+    here = machine.machine_id() if here is None else here
+    speed_here = machine.relative_speed(here)
     spe = seconds_per_epoch(rows, here)
     total, measured, scaled, rough = 0.0, 0, 0, 0
     for c in configs:
@@ -98,7 +100,6 @@ def estimate(configs, rows=(), here: str | None = None) -> Estimate:
             rough += 1
             base = (FOLDER_EPOCH_S if c.dataset.startswith("folder:")
                     else TYPICAL_EPOCH_S.get(c.dataset, FOLDER_EPOCH_S))
-            s = base * METHOD_FACTOR.get(c.method, 1.0) / (
-                1.0 if c.dataset in UNSCALED else machine.relative_speed(here or machine.machine_id()))
+            s = base * METHOD_FACTOR.get(c.method, 1.0) / (1.0 if c.dataset in UNSCALED else speed_here)
         total += s * c.epochs
     return Estimate(total, len(configs), measured, rough, scaled)

@@ -41,9 +41,14 @@ def cpu_model() -> str:
     return _cpuinfo()[0]
 
 
+def cpu_flags() -> frozenset:
+    """All the flags /proc/cpuinfo gives for this CPU (empty where it cannot be read)."""
+    return _cpuinfo()[1]
+
+
 def speed_flags() -> list[str]:
     """Which of SPEED_FLAGS this CPU has, fastest first."""
-    flags = _cpuinfo()[1]
+    flags = cpu_flags()
     return [f for f in SPEED_FLAGS if f in flags]
 
 

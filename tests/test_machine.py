@@ -3,6 +3,8 @@
 (imported from a bundle, say), saying so; precision 'auto' takes bf16 on a CPU only where it is
 faster (AMX)."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from deepad import estimate, machine
@@ -18,7 +20,8 @@ def _row(seconds, mid, method="hsc", epochs=5):
 
 
 def _cfgs(n, method="hsc"):
-    return [make_config(dataset="cifar10", normal_class=c, method=method, epochs=10, seed=1)
+    """What an estimate reads of a config (a RunConfig of CIFAR-10 needs its files on disk)."""
+    return [SimpleNamespace(dataset="cifar10", normal_class=c, method=method, epochs=10, seed=1)
             for c in range(n)]
 
 

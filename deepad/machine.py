@@ -17,8 +17,9 @@ SPEED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
 # Rapids Xeon with AMX, where BENCHMARKS.md's typical costs were measured), from the
 # CIFAR-10 LeNet's training throughput (benchmarks/throughput.py --quick, img/s): AMX bf16 2,635;
 # AVX-512 BF16 without AMX (an Emerald Rapids Xeon under KVM that hides AMX) 737 in bf16, 633 in
-# fp32; no AVX-512 about 2.5x under the reference (fp32 only). Rough on purpose: a run timed on
-# this machine replaces them.
+# fp32; an AMD EPYC (Zen 4) of the same class 1,285 in bf16 (which its probe takes: 0.49); no
+# AVX-512 about 2.5x under the reference (fp32 only). Rough on purpose: a run timed on this
+# machine replaces them.
 RELATIVE_SPEED = {"amx_bf16": 1.0, "avx512_bf16": 0.28, "avx512f": 0.4, "avx2": 0.4, "": 0.25}
 
 

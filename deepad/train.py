@@ -150,11 +150,11 @@ class Detector:
         if int(self.epochs) < 1:
             raise DeepadError(f"epochs must be at least 1, got {self.epochs}")
         dev = resolve_device(self.device)
-        prec = resolve_precision(self.precision, dev)
         prep = method.adapt_preprocessing(self.preprocessing or Preprocessing())
+        shape = prep.input_shape(tuple(nominal.shape[1:]))
+        prec = resolve_precision(self.precision, dev, shape)
         self._deterministic(dev)
         self.method_, self.device_, self.precision_, self.prep_ = method, dev, prec, prep
-        shape = prep.input_shape(tuple(nominal.shape[1:]))
         model = method.build(shape).to(dev)
         use_cl = self.channels_last and dev.type != "mps" and len(shape) == 3
         if use_cl:

@@ -1,7 +1,7 @@
 """The machine: each run records the one it was trained on; estimates before training
 (deepad.estimate) count runs timed on this machine as measured and scale runs timed on another CPU
 (imported from a bundle, say), saying so; precision 'auto' takes bf16 on a CPU only where it is
-faster (AMX)."""
+faster: with AMX, or where a short probe measured it faster (AVX-512 BF16 without AMX)."""
 
 from types import SimpleNamespace
 
@@ -74,17 +74,79 @@ def test_a_trained_run_records_its_machine_in_metrics_and_index(tmp_path):
     assert store.query()[0]["machine"] == machine.machine_id()
 
 
-@pytest.mark.parametrize("flags, onednn, want", [
-    (["amx_bf16", "avx512_bf16", "avx512f", "avx2"], True, "bf16"),
-    (["avx512_bf16", "avx512f", "avx2"], True, "fp32"),   # slower than fp32 without AMX
-    (["avx2"], False, "fp32"),
-    (["amx_bf16", "avx512_bf16"], False, "fp32"),        # a torch build without oneDNN bf16
-])
-def test_auto_precision_takes_bf16_on_a_cpu_only_with_amx(monkeypatch, flags, onednn, want):
-    import torch
+CPU = __import__("torch").device("cpu")
 
+
+@pytest.fixture
+def probe(monkeypatch, tmp_path):
+    """deepad.device with a fresh probe memo, its file under tmp_path, no override, and a fake
+    measurement whose result the test sets (and whose calls it counts)."""
     from deepad import device
+    monkeypatch.setenv("DEEPAD_CACHE", str(tmp_path))
+    monkeypatch.delenv("DEEPAD_CPU_BF16", raising=False)
+    monkeypatch.setattr(device, "_PROBES", {})
+    fake = SimpleNamespace(result={"fp32": 500.0, "bf16": 900.0}, calls=0)
+
+    def measure():
+        fake.calls += 1
+        return dict(fake.result)
+    monkeypatch.setattr(device, "_time_step_both_ways", measure)
+    fake.device = device
+    return fake
+
+
+@pytest.mark.parametrize("flags, onednn, measured, want", [
+    (["amx_bf16", "avx512_bf16", "avx512f", "avx2"], True, None, "bf16"),  # AMX: no probe
+    (["avx512_bf16", "avx512f", "avx2"], True, (500, 900), "bf16"),    # Zen 4: bf16 1.8x faster
+    (["avx512_bf16", "avx512f", "avx2"], True, (800, 600), "fp32"),    # Emerald Rapids under KVM
+    (["avx512_bf16", "avx512f", "avx2"], True, (800, 850), "fp32"),    # within the probe's noise
+    (["avx2"], False, None, "fp32"),
+    (["amx_bf16", "avx512_bf16"], False, None, "fp32"),        # a torch build without oneDNN bf16
+])
+def test_auto_precision_takes_bf16_on_a_cpu_only_where_it_is_faster(monkeypatch, probe, flags,
+                                                                   onednn, measured, want):
+    device = probe.device
     monkeypatch.setattr(device, "speed_flags", lambda: flags)
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: onednn)
-    assert device.resolve_precision("auto", torch.device("cpu")) == want
-    assert device.resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    if measured:
+        probe.result = {"fp32": measured[0], "bf16": measured[1]}
+    assert device.resolve_precision("auto", CPU, (3, 32, 32)) == want
+    assert probe.calls == (1 if measured else 0)
+    assert device.resolve_precision("bf16", CPU) == "bf16"
+    assert device.resolve_precision("fp32", CPU) == "fp32"
+
+
+def test_the_probe_is_skipped_for_small_inputs_and_overridden_by_the_environment(monkeypatch, probe):
+    device = probe.device
+    monkeypatch.setattr(device, "speed_flags", lambda: ["avx512_bf16", "avx512f", "avx2"])
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
+    assert device.resolve_precision("auto", CPU, (1, 8, 8)) == "fp32"  # the bundled digits
+    assert probe.calls == 0
+    monkeypatch.setenv("DEEPAD_CPU_BF16", "0")
+    assert device.resolve_precision("auto", CPU, (3, 32, 32)) == "fp32"
+    monkeypatch.setenv("DEEPAD_CPU_BF16", "1")
+    assert device.resolve_precision("auto", CPU, (1, 8, 8)) == "bf16"
+    assert probe.calls == 0
+
+
+def test_the_probe_is_measured_once_per_machine_and_remembered_on_disk(monkeypatch, probe, tmp_path):
+    import json
+    device = probe.device
+    first = device.bf16_probe()
+    assert probe.calls == 1 and first["bf16"] == 900.0 and "threads" in first["key"]
+    monkeypatch.setattr(device, "_PROBES", {})  # a new process: read back, not measured again
+    assert device.bf16_probe()["fp32"] == 500.0 and probe.calls == 1
+    stored = json.loads((tmp_path / "machine-probes.json").read_text())
+    assert list(stored) == [first["key"]]
+    (tmp_path / "machine-probes.json").write_text("{not json")  # damaged: measured again, repaired
+    monkeypatch.setattr(device, "_PROBES", {})
+    assert device.bf16_probe()["bf16"] == 900.0 and probe.calls == 2
+    assert first["key"] in json.loads((tmp_path / "machine-probes.json").read_text())
+
+
+def test_the_real_probe_times_both_precisions():
+    from deepad import device
+    if not device.cpu_has_bf16():
+        pytest.skip("this CPU (or torch build) has no bf16 for oneDNN")
+    got = device._time_step_both_ways()
+    assert set(got) == {"fp32", "bf16"} and got["fp32"] > 0 and got["bf16"] > 0

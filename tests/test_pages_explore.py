@@ -161,3 +161,34 @@ def test_jpeg_data_get_the_oe_codec_checkbox_on_by_default(shared_data):
 
     digits = _app().run()
     assert not digits.exception and not [c for c in digits.checkbox if c.key == "oe_jpeg"]
+
+
+def _captions(at) -> list[str]:
+    return [i.caption for c in at.get("image") for i in c.proto.imgs]
+
+
+def test_the_views_panel_and_the_images_behind_are_drawn_only_when_opened():
+    """A new tab draws a smaller page: the stored-views panel builds its rows only when opened,
+    the images behind the numbers too, and of those only the open method's tab is computed and
+    sent."""
+    at = _app().run()
+    assert not at.exception
+    false_alarms = "normal images it finds most anomalous (false alarms)"
+    assert _captions(at).count(false_alarms) == 0  # the images behind the numbers: closed
+    at.session_state["behind"] = True
+    at.run()
+    assert _captions(at).count(false_alarms) == 1  # opened: HSC's tab only, not BCE's
+    assert at.query_params["behind"] == "True"  # kept in the link ...
+    linked = _app()
+    linked.query_params["behind"] = "True"
+    assert _captions(linked.run()).count(false_alarms) == 1  # ... and a link reopens it
+    assert not [b for b in at.button if b.key and b.key.startswith("_view_")]  # panel closed
+    at.session_state["_views_open"] = True
+    at.run()
+    show = [b for b in at.button if b.key and b.key.startswith("_view_")]
+    assert show and not at.exception  # opened: a Show button per stored view
+    at.session_state["behind_tab"] = "BCE"
+    at.run()
+    assert not at.exception and _captions(at).count(false_alarms) == 1
+    show[0].click().run()  # a stored view is applied without an exception
+    assert not at.exception

@@ -252,14 +252,27 @@ def _strip(pictures: list[np.ndarray], gap: int = 6) -> np.ndarray:
 
 def images_behind(runs: dict, names: dict, configs: list, ds: str, res=None,
                   points: dict | None = None) -> None:
-    """Per method: false alarms, misses, the images that change flag at the operating point
-    (`points`), heatmaps, and the OE images it trained against. Where the data set is not on
-    this machine, the images a result bundle carries."""
-    st.subheader("The images behind the numbers")
-    res = res if res is not None else ui.results()
+    """Per method, in a tab of its own, inside an expander that is drawn only when opened (its
+    state is kept in the link) and of whose tabs only the open one is drawn: false alarms,
+    misses, the images that change flag at the operating point (`points`), heatmaps, and the OE
+    images it trained against. Where the data set is not on this machine, the images a result
+    bundle carries."""
+    box = st.expander("**The images behind the numbers**: false alarms, misses, where each model "
+                      "looks, the OE images it trained against", key="behind", on_change="rerun")
+    if box.open is False:  # drawn on demand: a new tab shows the first result sooner without them
+        return
+    with box:
+        _images_behind(runs, names, configs, ds, res if res is not None else ui.results(), points)
+
+
+def _images_behind(runs, names, configs, ds, res, points) -> None:
     here = ui.data_here(ds)
     images = ui.test_images(ds) if here else None
-    for tab, (k, r) in zip(st.tabs(list(names.values())), runs.items()):
+    # lazy tabs: only the open one is computed and sent (a new tab draws a smaller page)
+    tabs = st.tabs(list(names.values()), on_change="rerun", key="behind_tab")
+    for tab, (k, r) in zip(tabs, runs.items()):
+        if tab.open is False:
+            continue
         with tab:
             a, b, c = st.columns(3)
             if images is None:

@@ -146,8 +146,11 @@ def views_panel(page: str, prefix: str, rows: list[dict], what: str) -> None:
     """'What this page can show without training': the stored views, each a button that sets
     the page to it."""
     views = stored_results.stored_views(rows, page)
-    with st.expander(f"Stored results this page can show without training ({len(views)})",
-                     expanded=False):
+    box = st.expander(f"Stored results this page can show without training ({len(views)})",
+                      expanded=False, on_change="rerun", key=f"{prefix}_views_open")
+    if box.open is False:  # lazy: its rows are built only when it is opened
+        return
+    with box:
         if not views:
             st.caption(f"None yet: {what} needs runs that are not stored or opened here. "
                        + ("This dashboard only shows results (viewer mode)." if viewer() else

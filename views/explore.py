@@ -9,6 +9,7 @@ from ui import operating as op
 DEFAULTS = {"dataset": "digits", "folder": "", "normal_class": "0", "oe": "photos", "oe_size": 64,
             "blur_sigma": 0, "methods": ["hsc", "bce"], "seed": 1, "budget": "quick",
             "epochs": 10, "device": "auto", "interactive": False, "oe_jpeg": True, "params": "",
+            "behind": False,
             **op.DEFAULTS}
 res = ui.results()
 rows = res.rows()

@@ -210,6 +210,7 @@ def test_explore_shows_the_operating_point_control_and_its_counts():
     from tests.conftest import APP
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params["methods"] = "bce"  # one quick run on the bundled digits, trained here
+    at.query_params["behind"] = "True"  # the images behind the numbers (and their flips) shown
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio(key="op_kind").value == "tpr" and at.select_slider(key="op_rate").value == 0.95

@@ -1,7 +1,8 @@
 """The heavy imports, in one place, loaded on first use.
 
-torch (with torchvision, about 1.5-3 s to import on a 2-core CPU), scikit-learn (1-2 s) and
-deepad's own networks are only needed to train, score or export. A command that is answered from
+torch (with torchvision, about 1.5-3 s to import on a 2-core CPU) and deepad's own networks
+are only needed to train, score or export (scikit-learn, 1-2 s, only for the OC-SVM baseline;
+the metrics and the bundled data do without it). A command that is answered from
 the run store (`deepad run` of a stored run, `runs`, `table`, `bundle info`, `methods`,
 `datasets`) and a dashboard page that shows stored runs never load them: modules name them
 through this module, and the first attribute used (`torch.zeros`, `nets.backbone`) imports the
@@ -9,7 +10,6 @@ real module. `tests/test_cli_latency.py` checks that answering a stored run impo
 
     from .heavy import torch, nn, F, nets   # lazy modules (nn = torch.nn, F = torch.nn.functional)
     from .heavy import no_grad              # @no_grad: torch.no_grad() entered at call time
-    from .heavy import sklearn_metrics      # sklearn.metrics, imported on call
 
 Code that subclasses torch.nn.Module at import time belongs in deepad.nets (loaded lazily).
 """
@@ -69,12 +69,6 @@ def no_grad(fn):
         with torch.no_grad():
             return fn(*args, **kwargs)
     return inner
-
-
-def sklearn_metrics():
-    """scikit-learn's metrics module (imported on the first call)."""
-    import sklearn.metrics
-    return sklearn.metrics
 
 
 HEAVY = ("torch", "torchvision", "sklearn", "scipy")  # what a cached answer must not load

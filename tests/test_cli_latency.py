@@ -56,9 +56,10 @@ def test_answers_from_the_store_import_no_training_stack(stored, args, monkeypat
 
 
 def test_training_does_load_torch(tmp_path, monkeypatch):
-    """The probe can tell: a run that trains loads torch (and scores with scikit-learn)."""
+    """The probe can tell: a run that trains loads torch (its metrics and the bundled digits no
+    longer need scikit-learn)."""
     monkeypatch.setenv("DEEPAD_CACHE", str(tmp_path / "cache"))
     r, loaded = _probe(RUN)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "torch" in loaded and "sklearn" in loaded
+    assert "torch" in loaded and "sklearn" not in loaded and "scipy" not in loaded
     assert json.loads(r.stdout)["cached"] is False

@@ -145,6 +145,26 @@ def test_bundled_sets_work_offline():
     assert abs(x.mean().item() - 127.5) < 2 and x.std() > 70
 
 
+def test_bundled_sets_are_read_without_importing_scikit_learn(tmp_path):
+    """The dashboard's first result trains on the bundled digits with photo-patch OE: their
+    files are read from scikit-learn's package folder without importing it (1-2 s), and give
+    exactly what scikit-learn's loaders give."""
+    import subprocess
+    import sys
+    code = ("import sys; from deepad.data import bundled as b; im, t = b._digits(); "
+            "ph = b._sample_photos(); import numpy as np; "
+            "np.savez(sys.argv[1], im=im, t=t, p0=ph[0], p1=ph[1]); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npz")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+    got = np.load(tmp_path / "x.npz")
+    from sklearn.datasets import load_digits, load_sample_images
+    digits, photos = load_digits(), load_sample_images().images
+    assert np.array_equal(got["im"], digits.images) and np.array_equal(got["t"], digits.target)
+    assert np.array_equal(got["p0"], photos[0]) and np.array_equal(got["p1"], photos[1])
+
+
 def test_cifar10_name_reads_the_jpeg_folders(shared_data):
     src = sources.get("cifar10")
     assert src.status() == "on disk"

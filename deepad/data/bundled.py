@@ -16,6 +16,50 @@ from .torchvision_sets import MNIST_CLASSES
 
 # --------------------------------------------------------------------------- bundled
 
+def _sklearn_file(*parts: str):
+    """A data file inside the installed scikit-learn, found without importing it (importing
+    scikit-learn costs 1-2 s, which the dashboard's first result would wait for); None where
+    it cannot be found."""
+    import importlib.util
+    from pathlib import Path
+    try:
+        spec = importlib.util.find_spec("sklearn")
+    except (ImportError, ValueError):
+        return None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root, "datasets", *parts)
+        if path.is_file():
+            return path
+    return None
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """(8x8 images as float 0..16, labels): scikit-learn's digits.csv.gz (64 pixels then the
+    label per line) read directly, as load_digits gives them."""
+    path = _sklearn_file("data", "digits.csv.gz")
+    if path is None:
+        from sklearn.datasets import load_digits
+        d = load_digits()
+        return d.images, d.target
+    data = np.loadtxt(path, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+
+
+def _sample_photos() -> list[np.ndarray]:
+    """scikit-learn's sample photos (china.jpg, flower.jpg, in name order) as HxWx3 uint8
+    arrays, read directly, as load_sample_images gives them."""
+    folder = _sklearn_file("images", "china.jpg")
+    if folder is None:
+        from sklearn.datasets import load_sample_images
+        return list(load_sample_images().images)
+    from PIL import Image
+    out = []
+    for path in sorted(folder.parent.glob("*.jpg")):
+        with Image.open(path) as im:
+            out.append(np.asarray(im))
+    return out
+
+
 class DigitsSource(Source):
     """scikit-learn's 8x8 handwritten digits (1,797 images, shipped inside scikit-learn).
 
@@ -33,10 +77,9 @@ class DigitsSource(Source):
 
     def load(self, split):
         def make():
-            from sklearn.datasets import load_digits
-            d = load_digits()
-            x = np.round(d.images * (255 / 16)).astype(np.uint8)[:, None]
-            y = d.target.astype(np.int64)
+            images, target = _digits()
+            x = np.round(images * (255 / 16)).astype(np.uint8)[:, None]
+            y = target.astype(np.int64)
             test = _stratified_test_mask(y, 0.4, seed=0)
             return x, y, test
         x, y, test = _memo(("digits",), make)
@@ -65,9 +108,7 @@ class PhotosSource(Source):
 
     def pool(self, shape):
         def make():
-            from sklearn.datasets import load_sample_images
-            photos = [torch.from_numpy(np.array(p)).permute(2, 0, 1)
-                      for p in load_sample_images().images]
+            photos = [torch.from_numpy(np.array(p)).permute(2, 0, 1) for p in _sample_photos()]
             budget = 256 * 2 ** 20 // (shape[0] * shape[1] * shape[2])  # at most ~256 MB
             chunks, labels = [], []
             for k, img in enumerate(photos):

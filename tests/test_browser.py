@@ -168,6 +168,13 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
                                timeout=60_000)
         assert "interactive=True" in page.url
         assert page.locator("[data-testid='stException']").count() == 0
+        # drawn on demand: the images behind the numbers appear when their expander is opened,
+        # and the link keeps it open
+        assert page.get_by_text("normal images it finds most anomalous").count() == 0
+        page.get_by_text("The images behind the numbers").click()
+        page.wait_for_selector("text=normal images it finds most anomalous", timeout=60_000)
+        page.wait_for_function("() => location.search.includes('behind=True')", timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0
         browser.close()
 
 

@@ -193,7 +193,10 @@ def score_your_image(runs: dict, names: dict, ds: str) -> dict:
     scores live on different scales), and where it looks. Returns histogram marks
     {method title: [(label, score)]}."""
     marks, rows = {}, []
-    with st.expander("Score your own image", expanded=False):
+    box = st.expander("Score your own image", key="score_open", on_change="rerun")
+    if box.open is False:  # drawn on demand (closing it drops the image from the histograms)
+        return marks
+    with box:
         up = st.file_uploader("An image (PNG, JPEG, ...)", type=None)
         n_test = len(next(iter(runs.values()))["labels"])
         pick = st.selectbox("… or a test image", [None] + list(range(n_test)), key="explore_pick",

@@ -175,6 +175,12 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
         page.wait_for_selector("text=normal images it finds most anomalous", timeout=60_000)
         page.wait_for_function("() => location.search.includes('behind=True')", timeout=30_000)
         assert page.locator("[data-testid='stException']").count() == 0
+        page.get_by_text("The images behind the numbers").scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        shot = tmp_path / "images-behind.png"
+        page.screenshot(path=str(shot), full_page=False)
+        if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
+            shutil.copy(shot, REPO / "docs" / "images-behind.png")
         browser.close()
 
 

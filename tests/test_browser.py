@@ -161,6 +161,17 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
         if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
             shutil.copy(shot, REPO / "docs" / "explore.png")
         print(f"first result after {first_result:.1f} s; screenshot {shot}")
+        # the operating point's table (measures down, runs across) fits its half of the page
+        op = page.locator("table").filter(has_text="anomalies caught (TP)").first
+        op.scroll_into_view_if_needed()
+        overflow = op.evaluate("t => t.getBoundingClientRect().right - (t.closest("
+                               "'[data-testid=stColumn]') || t.parentElement).getBoundingClientRect().right")
+        assert overflow <= 1, f"the operating-point table sticks out {overflow:.0f} px"
+        page.wait_for_timeout(500)
+        shot = tmp_path / "operating-point.png"
+        page.screenshot(path=str(shot), full_page=False)
+        if os.environ.get("DEEPAD_UPDATE_SCREENSHOTS"):
+            shutil.copy(shot, REPO / "docs" / "operating-point.png")
         # the same charts, interactive: a legend entry per method with its AUROC
         page.get_by_text("Interactive charts").click()
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot')).some(e => "

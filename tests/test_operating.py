@@ -208,6 +208,7 @@ def test_explore_shows_the_operating_point_control_and_its_counts():
 
     from deepad.store import RunStore
     from tests.conftest import APP
+    from ui import operating as opui
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params["methods"] = "bce"  # one quick run on the bundled digits, trained here
     at.query_params["behind"] = "True"  # the images behind the numbers (and their flips) shown
@@ -218,9 +219,12 @@ def test_explore_shows_the_operating_point_control_and_its_counts():
     run = RunStore().get(key)
 
     def shown_counts():
-        table = next(m.value for m in at.markdown if m.value.startswith("| method | threshold"))
-        cells = [c.strip() for c in table.splitlines()[2].strip("|").split("|")]
-        return dict(zip(["TP", "FP", "TN", "FN"], map(int, cells[2:6]))), int(cells[-2]), int(cells[-1])
+        table = next(m.value for m in at.markdown if m.value.startswith("| measure | BCE |"))
+        rows = {r[0]: r[1] for r in ([c.strip() for c in line.strip("|").split("|")]
+                                     for line in table.splitlines()[2:])}
+        assert list(rows) == list(opui.ROWS.values())  # every measure, one column for the one run
+        counts = {k: int(rows[opui.ROWS[k]]) for k in ("TP", "FP", "TN", "FN")}
+        return counts, int(rows["images it was chosen on"]), int(rows["images counted"])
 
     def expected(target):
         return O.operating_point(run.labels, run.scores, target, seed=run.config.seed)

@@ -109,3 +109,16 @@ def test_modules_stay_small_enough_to_read(where, limit):
     long = {str(f.relative_to(REPO)): n for f in files
             if (n := len(f.read_text().splitlines())) > limit}
     assert long == {}, f"split these (more than {limit} lines)"
+
+
+def test_streamlit_reads_the_settings_that_keep_the_app_fast():
+    """.streamlit/config.toml, as Streamlit itself reads it from the repository root (where the
+    README's `streamlit run app.py` starts): no full garbage collection after every script run
+    (~0.4 s per page view with torch loaded: BENCHMARKS.md, Latency) and no file watcher."""
+    import subprocess
+    import sys
+    code = ("from streamlit import config; config.get_config_options(); "
+            "print(config.get_option('runner.postScriptGC'), config.get_option('server.fileWatcherType'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out == ["False", "none"]

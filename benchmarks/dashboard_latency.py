@@ -12,7 +12,8 @@ browser profile (empty browser cache: the front end's JavaScript is fetched and 
 and in a new tab of a browser that has opened the app before (its HTTP cache holds the front end).
 For each warm visit the time at which the app's sidebar appears is reported too. Side by side in
 the same run: the new-tab time with interactive charts (?interactive=True: Plotly, 4.7 MB of
-JavaScript to compile) and the floor, a Streamlit page with one image and one table; and the
+JavaScript to compile), the floor (a Streamlit page with one image and one table) and the floor
+with the controls of Explore's sidebar added (what the front end costs for them alone); and the
 new tab and the switch below on a second server of the app with Streamlit's default full garbage
 collection after every script run (`--runner.postScriptGC true`; the app's .streamlit/config.toml
 turns it off). Server start-up is reported separately. Last, in an open page: the time from a click that switches to
@@ -66,6 +67,23 @@ FLOOR_APP = """import numpy as np, pandas as pd, streamlit as st
 st.title("floor")
 st.image(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
 st.table(pd.DataFrame({"method": ["HSC", "BCE"], "AUROC": [0.9, 0.8]}))
+"""
+# the floor plus the controls of Explore's sidebar (what Streamlit's front end costs for them alone)
+FLOOR_WIDGETS_APP = FLOOR_APP + """with st.sidebar:
+    st.header("Experiment")
+    st.selectbox("Data set (nominal data)", ["8x8 digits", "MNIST"], help="h")
+    st.selectbox("Nominal class", ["0", "1"])
+    st.selectbox("OE data set", ["natural photo patches", "MNIST"], help="h")
+    st.select_slider("Number of OE images", [1, 2, 4, 8, 16, 32, 64, 128], value=64)
+    st.select_slider("Blur of the OE images (sigma, pixels)", [0, 1, 2, 4], help="h")
+    st.multiselect("Methods", ["HSC", "BCE", "Focal"], default=["HSC", "BCE"], help="h")
+    st.caption("unsupervised with OE: HSC · supervised with OE: BCE")
+    st.number_input("Seed", min_value=0, max_value=2 ** 31, value=1, step=1)
+    st.radio("Training budget", ["quick", "paper", "epochs"], horizontal=True, help="h")
+    st.text_input("Method parameters", placeholder="e.g. pretrain_epochs=5", help="h")
+    st.selectbox("Device", ["auto", "cpu"])
+    st.button("Train", type="primary", help="h")
+    st.caption("2 run(s) to train: about 10 s")
 """
 
 
@@ -207,6 +225,8 @@ def main():
     proc, url, startup = start("app.py", REPO, env)
     floor_dir = tempfile.mkdtemp(prefix="deepad-floor-")
     Path(floor_dir, "floor.py").write_text(FLOOR_APP)
+    Path(floor_dir, "floor_widgets.py").write_text(FLOOR_WIDGETS_APP)
+    wproc, wurl, _ = start("floor_widgets.py", floor_dir, env)
     fproc, furl, _ = start("floor.py", floor_dir, env)
     # side by side: the same app with Streamlit's default full garbage collection after every
     # script run (.streamlit/config.toml turns it off)
@@ -223,13 +243,14 @@ def main():
             tab, tab_sidebar = _tabs(browser, url, IMAGES)
             inter, _ = _tabs(browser, url + "/?interactive=True", PLOTLY)
             floor, _ = _tabs(browser, furl, FLOOR)
+            floor_widgets, _ = _tabs(browser, wurl, FLOOR)
             switch = _switch(browser, url)
             gc_tab, _ = _tabs(browser, gurl, IMAGES)
             gc_switch = _switch(browser, gurl)
             ideas = _ideas(browser, url)
             browser.close()
     finally:
-        for pr in (proc, fproc, gproc):
+        for pr in (proc, fproc, gproc, wproc):
             pr.terminate()
             pr.wait(10)
     out = {"cpu": cpu_model(), "server_start_s": startup, "cold_first_result_s": cold,
@@ -238,6 +259,7 @@ def main():
            "warm_new_tab_sidebar_s": tab_sidebar,
            "warm_new_tab_interactive_s": min(inter), "warm_new_tab_interactive_runs_s": inter,
            "floor_new_tab_s": min(floor), "floor_new_tab_runs_s": floor,
+           "floor_widgets_new_tab_s": min(floor_widgets), "floor_widgets_new_tab_runs_s": floor_widgets,
            "switch_cached_s": float(sorted(switch)[len(switch) // 2]), "switch_cached_runs_s": switch,
            "post_script_gc_new_tab_s": min(gc_tab), "post_script_gc_new_tab_runs_s": gc_tab,
            "post_script_gc_switch_s": float(sorted(gc_switch)[len(gc_switch) // 2]),
@@ -248,7 +270,8 @@ def main():
           f"(app shell after {min(warm_sidebar):.2f} s) and {min(tab):.2f} s in a new tab of a "
           f"browser that has opened the app before (app shell after {min(tab_sidebar):.2f} s); "
           f"target <= floor + 0.5 s. Same new-tab view with interactive (Plotly) charts: {min(inter):.2f} s. "
-          f"Floor, a Streamlit page with one image and one table: {min(floor):.2f} s. In an open "
+          f"Floor, a Streamlit page with one image and one table: {min(floor):.2f} s; with the "
+          f"sidebar's controls added: {min(floor_widgets):.2f} s. In an open "
           f"page, switching to another cached comparison (seed +/-): median "
           f"{sorted(switch)[len(switch) // 2]:.2f} s (target <= 0.3 s). With Streamlit's "
           f"garbage collection after every run (its default): new tab {min(gc_tab):.2f} s, switch "

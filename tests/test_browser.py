@@ -149,6 +149,7 @@ def test_explore_page_trains_and_shows_roc(server, tmp_path):
         page.wait_for_function(CHARTS_DRAWN, timeout=300_000)
         page.wait_for_selector("[data-testid='stTable'] >> text=HSC", timeout=30_000)
         first_result = time.time() - t0
+        page.mouse.move(700, 10)  # off the Train button: its tooltip would cover the sidebar
         page.wait_for_timeout(1500)  # let the last elements render
         body = page.inner_text("body")
         assert page.locator("[data-testid='stException']").count() == 0

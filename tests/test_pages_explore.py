@@ -64,10 +64,15 @@ def test_explore_default_shows_hsc_vs_bce_matching_the_store():
         assert run is not None
         assert rows[method]["AUROC"] == pytest.approx(run.metrics["auroc"])
         assert f"AUROC {run.metrics['auroc']:.3f}" in " ".join(names)
+    # the sidebar says what happened, not the estimate made before it: trained now, or stored
+    said = " ".join(c.value for c in at.sidebar.caption)
+    assert "Trained and stored 2 of 2 run(s)" in said or "All 2 run(s) of this view are stored" in said
+    assert "to train:" not in said
     # a rerun is served from the cache: no new runs
     n = len(store.query())
     at.run()
     assert len(RunStore().query()) == n and not at.exception
+    assert any("All 2 run(s) of this view are stored" in c.value for c in at.sidebar.caption)
 
 
 def test_explore_reads_its_state_from_the_url():

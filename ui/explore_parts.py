@@ -61,7 +61,10 @@ def train_or_load(configs: list, ds: str, box) -> dict:
     have = ui.get_runs(configs, train=False)
     missing = [c for c in configs if c.key not in have]
     blocked = ui.stored.data_missing(missing) if missing else None
-    go = False
+    go, note = False, None
+    if configs and not missing:
+        with box:
+            st.caption(f"All {len(configs)} run(s) of this view are stored: shown without training.")
     if missing and not ui.viewer() and blocked is None:
         est = ui.estimate(missing)
         auto = est.seconds <= AUTO_S and est.measured + est.rough and s.get("budget") == "quick" \
@@ -75,8 +78,9 @@ def train_or_load(configs: list, ds: str, box) -> dict:
             else:
                 clicked = st.button("Train", type="primary", width="stretch",
                                     help="train what is not stored; stored runs load at once")
-                st.caption(f"{len(missing)} run(s) to train: {est.text()}"
-                           + (". They train by themselves." if auto else "."))
+                note = st.empty()
+                note.caption(f"{len(missing)} run(s) to train: {est.text()}"
+                             + (". They train by themselves." if auto else "."))
                 if clicked and est.seconds > ui.training.CONFIRM_S:
                     s["explore_confirm"] = True
                     st.rerun()
@@ -84,6 +88,10 @@ def train_or_load(configs: list, ds: str, box) -> dict:
     if go:
         ui.train_here(missing, [ui.method_label(c.method) for c in missing])
     runs = ui.get_runs(configs, train=False) if go else have
+    if go and note is not None:  # the estimate is history now: say what happened instead
+        done = sum(c.key in runs for c in missing)
+        note.caption(f"Trained and stored {done} of {len(missing)} run(s): they load at once "
+                     f"from now on." if done else "Nothing was stored: see the messages on the page.")
     for k, r in runs.items():
         r["trained_here"] = k in s.get("_trained_here", ())
     left = [c for c in configs if c.key not in runs]

@@ -64,6 +64,22 @@ def test_a_gap_between_the_oe_methods_breaks_the_ordering():
     assert "5 epochs" in v["ordering"].budget and "2 seeds" in v["ordering"].budget
 
 
+def test_the_published_numbers_are_compared_with_the_largest_budget_stored():
+    # the 5-epoch table of every method, and HSC and BCE alone at the quick preset's 25 epochs
+    five = table_rows({"bce": 89.2, "focal": 88.7, "hsc": 85.0, "deep-sad": 79.3}, seeds=(1,))
+    quick = [{**r, "key": r["key"] + "-25", "epochs": 25, "config": json.dumps(
+        {"milestones": [12, 19], "method_params": {}})}
+             for r in table_rows({"bce": 92.4, "hsc": 90.3}, seeds=(1,))]
+    v = by_id(five + quick)
+    assert v["published"].verdict == claims.FAILS
+    assert "HSC 90.3 vs 95.9 (-5.6)" in v["published"].evidence and v["published"].runs == 20
+    assert "25 epochs" in v["published"].budget
+    assert v["ordering"].numbers["hsc"] == pytest.approx(85.0)  # the ordering needs every method
+    # a grid that covers fewer classes does not win by its budget
+    v = by_id(five + [r for r in quick if r["normal_class"] < 9])
+    assert "HSC 85.0 vs 95.9" in v["published"].evidence and "5 epochs" in v["published"].budget
+
+
 def test_missing_classes_or_methods_are_not_enough_runs():
     rows = [r for r in table_rows({"bce": 96, "hsc": 95.9, "focal": 95.8, "deep-sad": 94.5,
                                    "deep-svdd": 64.8}) if r["normal_class"] < 9]

@@ -99,14 +99,28 @@ def claim_ordering(rows) -> Verdict:
     return v
 
 
+def hsc_bce_setting(rows) -> list[dict]:
+    """The CIFAR-10 rows of HSC and BCE (all OE images, no blur, the paper's OE batches) in the
+    setting that covers the most (method, class) pairs; ties go to the larger budget, then to
+    the larger OE pool: the paper's numbers are compared with the closest this store comes."""
+    groups = _groups([r for r in rows if r["dataset"] == "cifar10"],
+                     lambda r: r["oe"] != "none" and r["oe_size"] is None and not r["blur_sigma"]
+                     and r["method"] in ("hsc", "bce"))
+    if not groups:
+        return []
+    return max(groups.values(), key=lambda g: (len({(r["method"], r["normal_class"]) for r in g}),
+                                               g[0]["epochs"], max(r.get("n_oe") or 0 for r in g)))
+
+
 def claim_published(rows) -> Verdict:
     v = Verdict("published", "The OE methods reach the paper's CIFAR-10 numbers (HSC 95.9, BCE "
                 "96.1 mean AUROC).", "HSC 95.9 and BCE 96.1 mean AUROC over the 10 classes, 200 "
                 "epochs, 10 seeds, 80 Million Tiny Images as OE.",
                 f"HSC and BCE means within {TARGET_POINTS:g} points of 95.9 and 96.1, on all 10 "
                 f"classes.")
-    means, oe_rows, _ = cifar_table(rows)
-    sel = [r for r in oe_rows if r["method"] in ("hsc", "bce")]
+    sel = hsc_bce_setting(rows)
+    means = {m: (float(np.mean(list(cm.values()))), len(cm))
+             for m in ("hsc", "bce") if (cm := class_means(sel, m))}
     v.runs = len(sel)
     if not _complete(means, ("hsc", "bce")):
         v.evidence = "HSC and BCE need runs on all 10 CIFAR-10 classes."

@@ -68,21 +68,23 @@ st.title("floor")
 st.image(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
 st.table(pd.DataFrame({"method": ["HSC", "BCE"], "AUROC": [0.9, 0.8]}))
 """
-# the floor plus the controls of Explore's sidebar (what Streamlit's front end costs for them alone)
-FLOOR_WIDGETS_APP = FLOOR_APP + """with st.sidebar:
+# the floor plus the controls of Explore's sidebar (what Streamlit's front end costs for them alone;
+# the same help icons, with a stand-in text: the icon is drawn up front, its text only on hover)
+FLOOR_WIDGETS_APP = FLOOR_APP + """HELP = "the help text of Explore's control"
+with st.sidebar:
     st.header("Experiment")
-    st.selectbox("Data set (nominal data)", ["8x8 digits", "MNIST"], help="h")
+    st.selectbox("Data set (nominal data)", ["8x8 digits", "MNIST"], help=HELP)
     st.selectbox("Nominal class", ["0", "1"])
-    st.selectbox("OE data set", ["natural photo patches", "MNIST"], help="h")
+    st.selectbox("OE data set", ["natural photo patches", "MNIST"], help=HELP)
     st.select_slider("Number of OE images", [1, 2, 4, 8, 16, 32, 64, 128], value=64)
-    st.select_slider("Blur of the OE images (sigma, pixels)", [0, 1, 2, 4], help="h")
-    st.multiselect("Methods", ["HSC", "BCE", "Focal"], default=["HSC", "BCE"], help="h")
+    st.select_slider("Blur of the OE images (sigma, pixels)", [0, 1, 2, 4], help=HELP)
+    st.multiselect("Methods", ["HSC", "BCE", "Focal"], default=["HSC", "BCE"], help=HELP)
     st.caption("unsupervised with OE: HSC · supervised with OE: BCE")
     st.number_input("Seed", min_value=0, max_value=2 ** 31, value=1, step=1)
-    st.radio("Training budget", ["quick", "paper", "epochs"], horizontal=True, help="h")
-    st.text_input("Method parameters", placeholder="e.g. pretrain_epochs=5", help="h")
+    st.radio("Training budget", ["quick", "paper", "epochs"], horizontal=True, help=HELP)
+    st.text_input("Method parameters", placeholder="e.g. pretrain_epochs=5", help=HELP)
     st.selectbox("Device", ["auto", "cpu"])
-    st.button("Train", type="primary", help="h")
+    st.button("Train", type="primary", help=HELP)
     st.caption("2 run(s) to train: about 10 s")
 """
 

@@ -106,10 +106,9 @@ def hsc_bce_setting(rows) -> list[dict]:
     groups = _groups([r for r in rows if r["dataset"] == "cifar10"],
                      lambda r: r["oe"] != "none" and r["oe_size"] is None and not r["blur_sigma"]
                      and r["method"] in ("hsc", "bce"))
-    if not groups:
-        return []
-    return max(groups.values(), key=lambda g: (len({(r["method"], r["normal_class"]) for r in g}),
-                                               g[0]["epochs"], max(r.get("n_oe") or 0 for r in g)))
+    best = _best(groups, lambda g: len({(r["method"], r["normal_class"]) for r in g}),
+                 then=lambda g: max(r.get("n_oe") or 0 for r in g))
+    return best[1] if best else []
 
 
 def claim_published(rows) -> Verdict:

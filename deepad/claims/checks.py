@@ -163,11 +163,12 @@ def _groups(rows, keep) -> dict:
     return out
 
 
-def _best(groups: dict, score) -> tuple | None:
-    """The group with the highest score (ties: more epochs)."""
+def _best(groups: dict, score, then=None) -> tuple | None:
+    """The group with the highest score (ties: more epochs, then the highest `then`, if given)."""
     if not groups:
         return None
-    return max(groups.items(), key=lambda kv: (score(kv[1]), kv[0][5]))
+    return max(groups.items(), key=lambda kv: (score(kv[1]), kv[0][5],
+                                               then(kv[1]) if then else 0))
 
 
 # --------------------------------------------------------------------------- the checks
